@@ -1,0 +1,161 @@
+// N-API surface of the native core. Every call takes (buffer, offset) pairs
+// so the JS side never has to allocate a view to hand a range over, writes
+// into caller-owned memory and returns a status code (core.h). The typed
+// wrapper in src/crypto turns codes into errors; here we only check what
+// keeps memory safe: that arguments are typed arrays and ranges are in bounds.
+#include <napi.h>
+
+#include "core.h"
+
+namespace {
+
+using discv4::kRange;
+
+struct Bytes {
+  uint8_t* data = nullptr;
+  size_t len = 0;
+};
+
+// Reads argument `i` as a Uint8Array (Buffer included). Returns false for
+// anything else so a wrong call fails with kRange instead of crashing.
+inline bool bytesArg(const Napi::CallbackInfo& info, size_t i, Bytes* out) {
+  napi_env env = info.Env();
+  napi_value v = info[i];
+  bool isTyped = false;
+  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) return false;
+  napi_typedarray_type type;
+  void* data = nullptr;
+  size_t length = 0;
+  napi_value ab;
+  size_t byteOffset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byteOffset) != napi_ok) {
+    return false;
+  }
+  if (type != napi_uint8_array) return false;
+  out->data = static_cast<uint8_t*>(data);
+  out->len = length;
+  return true;
+}
+
+inline bool u32Arg(const Napi::CallbackInfo& info, size_t i, uint32_t* out) {
+  return napi_get_value_uint32(info.Env(), info[i], out) == napi_ok;
+}
+
+// A range [off, off+need) inside `b`. An empty typed array may have a null
+// data pointer, so a zero-length range points at a static byte instead.
+uint8_t emptyRange[1];
+inline uint8_t* at(const Bytes& b, uint32_t off, size_t need) {
+  if (size_t(off) > b.len || b.len - off < need) return nullptr;
+  return b.data == nullptr ? emptyRange : b.data + off;
+}
+
+inline Napi::Value code(const Napi::CallbackInfo& info, int32_t c) {
+  return Napi::Number::New(info.Env(), c);
+}
+
+// keccak256(src, srcOff, srcLen, dst, dstOff) -> status
+Napi::Value Keccak256(const Napi::CallbackInfo& info) {
+  Bytes src, dst;
+  uint32_t srcOff, srcLen, dstOff;
+  if (!bytesArg(info, 0, &src) || !u32Arg(info, 1, &srcOff) || !u32Arg(info, 2, &srcLen) ||
+      !bytesArg(info, 3, &dst) || !u32Arg(info, 4, &dstOff)) {
+    return code(info, kRange);
+  }
+  const uint8_t* in = at(src, srcOff, srcLen);
+  uint8_t* out = at(dst, dstOff, 32);
+  if (in == nullptr || out == nullptr) return code(info, kRange);
+  discv4::keccak256(in, srcLen, out);
+  return code(info, discv4::kOk);
+}
+
+// publicKey(priv, privOff, out, outOff) -> status
+Napi::Value PublicKey(const Napi::CallbackInfo& info) {
+  Bytes priv, out;
+  uint32_t privOff, outOff;
+  if (!bytesArg(info, 0, &priv) || !u32Arg(info, 1, &privOff) || !bytesArg(info, 2, &out) ||
+      !u32Arg(info, 3, &outOff)) {
+    return code(info, kRange);
+  }
+  const uint8_t* k = at(priv, privOff, 32);
+  uint8_t* o = at(out, outOff, 64);
+  if (k == nullptr || o == nullptr) return code(info, kRange);
+  return code(info, discv4::publicKey(k, o));
+}
+
+// sign(hash, hashOff, priv, privOff, out, outOff) -> status; out = r||s||recid
+Napi::Value Sign(const Napi::CallbackInfo& info) {
+  Bytes hash, priv, out;
+  uint32_t hashOff, privOff, outOff;
+  if (!bytesArg(info, 0, &hash) || !u32Arg(info, 1, &hashOff) || !bytesArg(info, 2, &priv) ||
+      !u32Arg(info, 3, &privOff) || !bytesArg(info, 4, &out) || !u32Arg(info, 5, &outOff)) {
+    return code(info, kRange);
+  }
+  const uint8_t* h = at(hash, hashOff, 32);
+  const uint8_t* k = at(priv, privOff, 32);
+  uint8_t* o = at(out, outOff, 65);
+  if (h == nullptr || k == nullptr || o == nullptr) return code(info, kRange);
+  return code(info, discv4::sign(h, k, o));
+}
+
+// recover(sig, sigOff, recid, hash, hashOff, out, outOff) -> status; sig = r||s
+Napi::Value Recover(const Napi::CallbackInfo& info) {
+  Bytes sig, hash, out;
+  uint32_t sigOff, recid, hashOff, outOff;
+  if (!bytesArg(info, 0, &sig) || !u32Arg(info, 1, &sigOff) || !u32Arg(info, 2, &recid) ||
+      !bytesArg(info, 3, &hash) || !u32Arg(info, 4, &hashOff) || !bytesArg(info, 5, &out) ||
+      !u32Arg(info, 6, &outOff)) {
+    return code(info, kRange);
+  }
+  const uint8_t* s = at(sig, sigOff, 64);
+  const uint8_t* h = at(hash, hashOff, 32);
+  uint8_t* o = at(out, outOff, 64);
+  if (s == nullptr || h == nullptr || o == nullptr) return code(info, kRange);
+  return code(info, discv4::recover(s, recid, h, o));
+}
+
+// seal(buf, off, len, priv, privOff) -> status
+Napi::Value Seal(const Napi::CallbackInfo& info) {
+  Bytes buf, priv;
+  uint32_t off, len, privOff;
+  if (!bytesArg(info, 0, &buf) || !u32Arg(info, 1, &off) || !u32Arg(info, 2, &len) ||
+      !bytesArg(info, 3, &priv) || !u32Arg(info, 4, &privOff)) {
+    return code(info, kRange);
+  }
+  uint8_t* p = at(buf, off, len);
+  const uint8_t* k = at(priv, privOff, 32);
+  if (p == nullptr || k == nullptr) return code(info, kRange);
+  return code(info, discv4::seal(p, len, k));
+}
+
+// open(buf, off, len, outId, outIdOff) -> status
+Napi::Value Open(const Napi::CallbackInfo& info) {
+  Bytes buf, id;
+  uint32_t off, len, idOff;
+  if (!bytesArg(info, 0, &buf) || !u32Arg(info, 1, &off) || !u32Arg(info, 2, &len) ||
+      !bytesArg(info, 3, &id) || !u32Arg(info, 4, &idOff)) {
+    return code(info, kRange);
+  }
+  const uint8_t* p = at(buf, off, len);
+  uint8_t* o = at(id, idOff, 64);
+  if (p == nullptr || o == nullptr) return code(info, kRange);
+  return code(info, discv4::open(p, len, o));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (!discv4::init()) {
+    Napi::Error::New(env, "discv4-native: secp256k1 context creation failed")
+        .ThrowAsJavaScriptException();
+    return exports;
+  }
+  exports.Set("keccak256", Napi::Function::New(env, Keccak256, "keccak256"));
+  exports.Set("publicKey", Napi::Function::New(env, PublicKey, "publicKey"));
+  exports.Set("sign", Napi::Function::New(env, Sign, "sign"));
+  exports.Set("recover", Napi::Function::New(env, Recover, "recover"));
+  exports.Set("seal", Napi::Function::New(env, Seal, "seal"));
+  exports.Set("open", Napi::Function::New(env, Open, "open"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(discv4_native, Init)
