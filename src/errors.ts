@@ -69,3 +69,24 @@ export class InvalidArgumentError extends DiscError {
     super('INVALID_ARGUMENT', message);
   }
 }
+
+/** A request got no (complete) reply before its deadline. */
+export class TimeoutError extends DiscError {
+  constructor(message = 'request timed out') {
+    super('TIMEOUT', message);
+  }
+}
+
+/** The transport (or node) was closed while the request was in flight, or before it was made. */
+export class ClosedError extends DiscError {
+  constructor(message = 'transport closed') {
+    super('CLOSED', message);
+  }
+}
+
+/** The pending-reply queue is at its bound; the request fails at once instead of queueing. */
+export class QueueFullError extends DiscError {
+  constructor(message = 'too many pending requests') {
+    super('QUEUE_FULL', message);
+  }
+}

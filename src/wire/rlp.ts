@@ -83,7 +83,6 @@ function readLongLength(buf: Uint8Array, pos: number, n: number, limit: number):
   return len < 56 ? -1 : len;
 }
 
-/** 2^53: integers at or above it lose precision as numbers. */
 const TWO_POW_32 = 0x1_0000_0000;
 
 /**
