@@ -100,8 +100,13 @@ Napi::Value Sign(const Napi::CallbackInfo& info) {
 // recover(sig, sigOff, recid, hash, hashOff, out, outOff) -> status; sig = r||s
 Napi::Value Recover(const Napi::CallbackInfo& info) {
   Bytes sig, hash, out;
-  uint32_t sigOff, recid, hashOff, outOff;
-  if (!bytesArg(info, 0, &sig) || !u32Arg(info, 1, &sigOff) || !u32Arg(info, 2, &recid) ||
+  uint32_t sigOff, hashOff, outOff;
+  // The recovery id is read as a double: uint32 conversion would wrap
+  // 2^32 + 1 into a valid id 1.
+  double recidNum = -1;
+  napi_get_value_double(info.Env(), info[2], &recidNum);
+  uint32_t recid = (recidNum >= 0 && recidNum <= 3 && recidNum == double(uint32_t(recidNum))) ? uint32_t(recidNum) : 4;
+  if (!bytesArg(info, 0, &sig) || !u32Arg(info, 1, &sigOff) ||
       !bytesArg(info, 3, &hash) || !u32Arg(info, 4, &hashOff) || !bytesArg(info, 5, &out) ||
       !u32Arg(info, 6, &outOff)) {
     return code(info, kRange);

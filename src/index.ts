@@ -1,7 +1,16 @@
 /**
  * discv4-native: Ethereum's Node Discovery Protocol v4 over a native core.
  */
-export { DiscError, DecodeError, DecodeStatus, InvalidArgumentError, DECODE_ERROR_CODES } from './errors';
+export {
+  DiscError,
+  DecodeError,
+  DecodeStatus,
+  InvalidArgumentError,
+  TimeoutError,
+  ClosedError,
+  QueueFullError,
+  DECODE_ERROR_CODES,
+} from './errors';
 export type { DecodeErrorCode } from './errors';
 export {
   keccak256,

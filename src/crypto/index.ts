@@ -132,7 +132,7 @@ export function recover(
   }
   checkBytes('hash', hash, 32);
   const out = Buffer.allocUnsafe(64);
-  if (!Number.isInteger(recid) || recid < 0 || crypto.recoverInto(signature, 0, recid, hash, 0, out, 0) !== NativeStatus.Ok) {
+  if (!Number.isInteger(recid) || recid < 0 || recid > 3 || crypto.recoverInto(signature, 0, recid, hash, 0, out, 0) !== NativeStatus.Ok) {
     throw new DiscError('BAD_SIGNATURE', 'signature does not recover to a public key');
   }
   return out;

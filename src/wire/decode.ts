@@ -16,7 +16,7 @@
  * rejecting the packet as geth does (README: "Tolerance choices").
  */
 import { Crypto, nativeCrypto } from '../crypto';
-import { DecodeError, DecodeStatus } from '../errors';
+import { DecodeError, DecodeStatus, InvalidArgumentError } from '../errors';
 import { readBigUint, readItem, readUint, RlpItem } from './rlp';
 import {
   Endpoint,
@@ -320,6 +320,8 @@ export function decodePacket(datagram: Uint8Array, opts: DecodeOptions = {}): Pa
   if (!(datagram instanceof Uint8Array)) throw new DecodeError(DecodeStatus.TooSmall, 'datagram must be a Uint8Array');
   const view = new PacketView();
   const nowMs = opts.now === undefined ? Date.now() : +opts.now;
+  // NaN would compare false against every expiration and silently turn the check off.
+  if (!Number.isFinite(nowMs)) throw new InvalidArgumentError('decodePacket: `now` must be a finite time in ms (or a valid Date)');
   const st = readPacket(view, datagram, 0, datagram.length, opts.ignoreExpiration ? -1 : nowMs / 1000, opts.crypto);
   if (st !== DecodeStatus.Ok) {
     throw new DecodeError(st, st === DecodeStatus.UnknownType ? `0x${view.type.toString(16).padStart(2, '0')}` : undefined);

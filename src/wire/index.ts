@@ -1,7 +1,18 @@
 /** The discv4 wire codec: pure functions, no I/O. */
 export * from './types';
 export { ipToBytes, ipToString } from './ip';
-export { writePacket, encodePacket, expirationFromNow } from './encode';
+export {
+  writePacket,
+  encodePacket,
+  expirationFromNow,
+  writePingRaw,
+  writePongRaw,
+  writeFindnodeRaw,
+  writeNeighborsRaw,
+  writeEnrRequestRaw,
+  writeEnrResponseRaw,
+} from './encode';
+export type { NodeBytes } from './encode';
 export {
   PacketView,
   readPacket,

@@ -207,3 +207,31 @@ export function writeUint(buf: Uint8Array, pos: number, v: number | bigint): num
   }
   return pos + n;
 }
+
+/** An item for {@link encodeRlp}: bytes, a uint, or a nested list. */
+export type RlpInput = Uint8Array | number | bigint | readonly RlpInput[];
+
+function inputSize(x: RlpInput): number {
+  if (x instanceof Uint8Array) return bytesSize(x);
+  if (typeof x === 'number' || typeof x === 'bigint') return uintSize(x);
+  let payload = 0;
+  for (const y of x) payload += inputSize(y);
+  return listSize(payload);
+}
+
+function writeInput(buf: Uint8Array, pos: number, x: RlpInput): number {
+  if (x instanceof Uint8Array) return writeBytes(buf, pos, x);
+  if (typeof x === 'number' || typeof x === 'bigint') return writeUint(buf, pos, x);
+  let payload = 0;
+  for (const y of x) payload += inputSize(y);
+  pos = writeHeader(buf, pos, payload, 0xc0);
+  for (const y of x) pos = writeInput(buf, pos, y);
+  return pos;
+}
+
+/** Encodes a value into a new Buffer (records, tests; not the packet hot path). */
+export function encodeRlp(x: RlpInput): Buffer {
+  const out = Buffer.allocUnsafe(inputSize(x));
+  writeInput(out, 0, x);
+  return out;
+}

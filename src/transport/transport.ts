@@ -1,0 +1,758 @@
+/**
+ * The discv4 transport: owns the socket, verifies and answers packets,
+ * and matches replies to requests. Behaviour follows geth's
+ * p2p/discover/v4_udp.go; each packet type has a verify step (expiry,
+ * bond, "did we ask?") and a handle step (effects), under the banners below.
+ *
+ * Hot path, per datagram: native `open` (hash + recover) and the RLP parse
+ * into one reused PacketView, then the handler; replies are written into a
+ * pooled 1280-byte slot and sealed in place by one native call. Bad packets
+ * are counted in `stats().drops` by reason; nothing is thrown out of the
+ * read loop.
+ */
+import { EventEmitter } from 'node:events';
+import { Crypto, nativeCrypto, nodeIdFromPrivateKey } from '../crypto';
+import { ClosedError, DECODE_ERROR_CODES, DecodeStatus, DiscError, InvalidArgumentError, TimeoutError } from '../errors';
+import { signRecord } from '../enr/record';
+import { packetFromView, PacketView, readPacket } from '../wire/decode';
+import {
+  expirationFromNow,
+  NodeBytes,
+  writeEnrRequestRaw,
+  writeEnrResponseRaw,
+  writeFindnodeRaw,
+  writeNeighborsRaw,
+  writePingRaw,
+  writePongRaw,
+} from '../wire/encode';
+import { ipToString, toIpBytes } from '../wire/ip';
+import { readBigUint } from '../wire/rlp';
+import { DEFAULT_EXPIRATION_SEC, Endpoint, NODE_ID_SIZE, Packet, PacketType, PING_VERSION } from '../wire/types';
+import { bondKey, BondRecord, BondStore, MemoryBondStore } from './bonds';
+import { Clock, systemClock } from './clock';
+import { Netlist, relayIPError } from './netutil';
+import { MatchResult, Matcher, PendingQueue } from './pending';
+import { SendPool } from './pool';
+import { PacketSocket, RemoteAddress } from './socket';
+
+/** geth v4_udp.go respTimeout: how long a request waits for its reply. */
+export const DEFAULT_RESP_TIMEOUT_MS = 500;
+/** geth bondExpiration: an endpoint proof is good for 24 h. */
+export const DEFAULT_BOND_EXPIRATION_MS = 24 * 60 * 60 * 1000;
+/** Kademlia bucket size: a findnode is complete once this many nodes arrived. */
+export const BUCKET_SIZE = 16;
+/**
+ * Nodes per neighbors packet (geth v4wire.MaxNeighbors). An IPv6 entry is
+ * at most 2 + 17 + 3 + 3 + 66 = 91 bytes; 12 of them plus headers and
+ * expiration stay under 1280: 97 + 1 + 3 + 3 + 12 * 91 + 9 = 1205.
+ */
+export const MAX_NEIGHBORS_PER_PACKET = 12;
+/** geth maxFindnodeFailures: past this many failures we re-bond before asking again. */
+export const MAX_FINDNODE_FAILURES = 5;
+
+/** A node to talk to. */
+export interface RemoteNode {
+  id: Uint8Array;
+  ip: Uint8Array | string;
+  udpPort: number;
+  tcpPort?: number;
+}
+
+/** A node that proved its endpoint by answering our ping (geth: addInboundNode). */
+export interface VerifiedNode {
+  id: Buffer;
+  ip: Buffer;
+  udpPort: number;
+  tcpPort: number;
+}
+
+export interface PongInfo {
+  /** Our endpoint as the peer saw it (the pong's `to`): input for IP prediction. */
+  to: Endpoint;
+  /** The peer's record sequence number (EIP-868), when it sent one. */
+  enrSeq?: bigint;
+  rttMs: number;
+}
+
+/** An inbound packet as emitted to listeners (built only when someone listens). */
+export interface InboundPacket<P extends Packet = Packet> {
+  packet: P;
+  from: { address: string; port: number; family: 4 | 6 };
+}
+
+export interface TransportConfig {
+  privateKey: Uint8Array;
+  /** A bound socket (bindDgram / bindNative). The transport closes it on close(). */
+  socket: PacketSocket;
+  /** Our endpoint as advertised in ping.from. Default: the socket's address, TCP port 0. */
+  endpoint?: { ip: Uint8Array | string; udpPort: number; tcpPort?: number };
+  /** Our node record (RLP) and its sequence number. Default: a record signed by our key with the endpoint above, seq 1. */
+  localRecord?: { seq: bigint; record: Uint8Array };
+  /** Closest known nodes to a target hash, for answering findnode. Default: none. */
+  closest?: (targetHash: Buffer, count: number) => readonly NodeBytes[];
+  respTimeoutMs?: number;
+  bondExpirationMs?: number;
+  /** Seconds added to now for outgoing packets' expiration. Default 20. */
+  expirationSec?: number;
+  /** Bound of the pending-reply queue. Default 10,000. */
+  maxPending?: number;
+  /** Send slots (1280 bytes each). Default 1,024. */
+  sendSlots?: number;
+  bonds?: BondStore;
+  /** Packets from outside these networks are dropped; nodes outside are never relayed. */
+  netrestrict?: Netlist;
+  /** Monotonic clock for request deadlines. */
+  clock?: Clock;
+  /** Wall clock in ms for bond times and packet expiration. Default Date.now. */
+  now?: () => number;
+  crypto?: Crypto;
+}
+
+/** Drop reasons counted by the transport (beside the decode codes). */
+export type DropReason =
+  | Lowercase<Exclude<(typeof DECODE_ERROR_CODES)[number], 'OK'>>
+  | 'self'
+  | 'unsolicited'
+  | 'unbonded'
+  | 'netrestrict'
+  | 'handler_error'
+  | 'send_pool_exhausted';
+
+export interface TransportStats {
+  packetsIn: Record<string, number>;
+  packetsOut: Record<string, number>;
+  bytesIn: number;
+  bytesOut: number;
+  drops: Record<DropReason, number>;
+  pending: number;
+  bonds: number;
+  timeouts: number;
+}
+
+const TYPE_NAMES = ['', 'ping', 'pong', 'findnode', 'neighbors', 'enrRequest', 'enrResponse'] as const;
+
+/** 4 or 16 IP bytes as a short latin1 string: the IP half of map keys. */
+export function ipKeyOf(ip: Uint8Array): string {
+  if (ip.length === 4) return String.fromCharCode(ip[0], ip[1], ip[2], ip[3]);
+  let s = '';
+  for (let i = 0; i < ip.length; i++) s += String.fromCharCode(ip[i]);
+  return s;
+}
+
+/** a[aOff, aOff+len) == b[bOff, bOff+len), without making views. */
+function equalAt(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (a[aOff + i] !== b[bOff + i]) return false;
+  return true;
+}
+
+function latin1(b: Buffer): string {
+  return b.toString('latin1');
+}
+
+export class Transport extends EventEmitter {
+  readonly nodeId: Buffer;
+  readonly socket: PacketSocket;
+  private readonly priv: Buffer;
+  private readonly crypto: Crypto;
+  private readonly clock: Clock;
+  private readonly wallNow: () => number;
+  private readonly respTimeoutMs: number;
+  private readonly bondExpirationMs: number;
+  private readonly expirationSec: number;
+  private readonly pending: PendingQueue<PacketView>;
+  private readonly pool: SendPool;
+  private readonly bonds: BondStore;
+  private readonly netrestrict?: Netlist;
+  private readonly closest: (targetHash: Buffer, count: number) => readonly NodeBytes[];
+  private readonly view = new PacketView();
+  private readonly targetHash = Buffer.alloc(32);
+  private readonly ourIp: Uint8Array;
+  private readonly ourUdp: number;
+  private readonly ourTcp: number;
+  private localSeq: number | bigint = 1;
+  private localRecordRlp: Uint8Array;
+  private closed = false;
+  private closing?: Promise<void>;
+  /** Ping-backs in flight, so a burst of pings from one node sends one. */
+  private readonly pingBacks = new Set<string>();
+  /** ensureBond waiters for an inbound ping, by bond key. */
+  private readonly pingWaiters = new Map<string, Array<() => void>>();
+
+  private readonly packetsIn = new Float64Array(7);
+  private readonly packetsOut = new Float64Array(7);
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private readonly decodeDrops = new Float64Array(8);
+  private readonly drops = {
+    self: 0,
+    unsolicited: 0,
+    unbonded: 0,
+    netrestrict: 0,
+    handler_error: 0,
+    send_pool_exhausted: 0,
+  };
+  private timeouts = 0;
+
+  constructor(cfg: TransportConfig) {
+    super();
+    if (!(cfg.privateKey instanceof Uint8Array) || cfg.privateKey.length !== 32) {
+      throw new InvalidArgumentError('privateKey must be 32 bytes');
+    }
+    this.crypto = cfg.crypto ?? nativeCrypto;
+    this.priv = Buffer.from(cfg.privateKey);
+    this.nodeId = nodeIdFromPrivateKey(this.priv, this.crypto);
+    this.socket = cfg.socket;
+    this.clock = cfg.clock ?? systemClock;
+    this.wallNow = cfg.now ?? Date.now;
+    this.respTimeoutMs = cfg.respTimeoutMs ?? DEFAULT_RESP_TIMEOUT_MS;
+    this.bondExpirationMs = cfg.bondExpirationMs ?? DEFAULT_BOND_EXPIRATION_MS;
+    this.expirationSec = cfg.expirationSec ?? DEFAULT_EXPIRATION_SEC;
+    this.pending = new PendingQueue<PacketView>({
+      maxPending: cfg.maxPending ?? 10_000,
+      clock: this.clock,
+      onCallbackError: () => this.drops.handler_error++,
+    });
+    this.pool = new SendPool(cfg.sendSlots ?? 1024);
+    this.bonds = cfg.bonds ?? new MemoryBondStore();
+    this.netrestrict = cfg.netrestrict;
+    this.closest = cfg.closest ?? (() => []);
+    const addr = this.socket.address();
+    const ep = cfg.endpoint ?? { ip: addr.address, udpPort: addr.port, tcpPort: 0 };
+    this.ourIp = toIpBytes(ep.ip);
+    this.ourUdp = ep.udpPort;
+    this.ourTcp = ep.tcpPort ?? 0;
+    const local = cfg.localRecord ?? {
+      seq: 1n,
+      record: signRecord(this.priv, 1n, { [this.ourIp.length === 4 ? 'ip' : 'ip6']: this.ourIp, [this.ourIp.length === 4 ? 'udp' : 'udp6']: this.ourUdp }, this.crypto),
+    };
+    this.localRecordRlp = local.record;
+    this.setLocalSeq(local.seq);
+    this.socket.start(this.onDatagram);
+  }
+
+  /** Replaces the record served to ENRRequest and the enr-seq sent in ping/pong. */
+  setLocalRecord(record: Uint8Array, seq: bigint): void {
+    this.localRecordRlp = record;
+    this.setLocalSeq(seq);
+  }
+
+  private setLocalSeq(seq: bigint): void {
+    // Numbers encode without BigInt arithmetic on the hot path.
+    this.localSeq = seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(seq) : seq;
+  }
+
+  // ------------------------------------------------------------ read loop
+
+  private readonly onDatagram = (buf: Uint8Array, off: number, len: number, from: RemoteAddress): void => {
+    this.bytesIn += len;
+    if (this.closed) return;
+    // Cheap rejects before the elliptic-curve work.
+    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) {
+      this.drops.netrestrict++;
+      return;
+    }
+    const view = this.view;
+    const st = readPacket(view, buf, off, len, this.wallNow() / 1000, this.crypto);
+    if (st !== DecodeStatus.Ok) {
+      this.decodeDrops[st]++;
+      return;
+    }
+    const type = view.type;
+    this.packetsIn[type]++;
+    if (view.nodeId.equals(this.nodeId)) {
+      this.drops.self++;
+      return;
+    }
+    try {
+      switch (type) {
+        case PacketType.Ping:
+          this.handlePing(view, from);
+          break;
+        case PacketType.Pong:
+          this.verifyPong(view, from);
+          break;
+        case PacketType.Findnode:
+          if (this.verifyBonded(view, from)) this.handleFindnode(view, from);
+          break;
+        case PacketType.Neighbors:
+          this.verifyReply(view, from);
+          break;
+        case PacketType.EnrRequest:
+          if (this.verifyBonded(view, from)) this.handleEnrRequest(view, from);
+          break;
+        case PacketType.EnrResponse:
+          this.verifyReply(view, from);
+          break;
+      }
+    } catch (err) {
+      this.drops.handler_error++;
+      if (this.listenerCount('handlerError') > 0) this.emit('handlerError', err);
+    }
+  };
+
+  private emitPacket(view: PacketView, from: RemoteAddress): void {
+    const name = TYPE_NAMES[view.type];
+    if (this.listenerCount(name) === 0) return;
+    const info: InboundPacket = {
+      packet: packetFromView(view),
+      from: { address: ipToString(from.ip) ?? '', port: from.port, family: from.family },
+    };
+    // Views into the receive slot die with this callback: give listeners copies.
+    copyPacketBytes(info.packet);
+    this.emit(name, info);
+  }
+
+  // ------------------------------------------------------------ PING/v4
+
+  private handlePing(view: PacketView, from: RemoteAddress): void {
+    // Reply to the datagram's real source, whatever the ping claims.
+    this.sendPong(view, from);
+    const nodeKey = latin1(view.nodeId);
+    const ipKey = ipKeyOf(from.ip);
+    const key = bondKey(nodeKey, ipKey);
+    const now = this.wallNow();
+    const rec = this.bonds.upsert(key);
+    rec.lastPingReceivedMs = now;
+    const waiters = this.pingWaiters.get(key);
+    if (waiters !== undefined) {
+      this.pingWaiters.delete(key);
+      for (const w of waiters) w();
+    }
+    const wantsInbound = this.listenerCount('inboundNode') > 0;
+    if (now - rec.lastPongReceivedMs > this.bondExpirationMs) {
+      // No endpoint proof on file: ping back so both sides are bonded; the
+      // node becomes a table candidate only once it answers.
+      if (!this.pingBacks.has(key) && !this.closed) {
+        this.pingBacks.add(key);
+        const node = this.verifiedFromView(view, from);
+        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey)
+          .then(
+            () => {
+              if (wantsInbound || this.listenerCount('inboundNode') > 0) this.emit('inboundNode', node);
+            },
+            () => undefined,
+          )
+          .finally(() => this.pingBacks.delete(key));
+      }
+    } else if (wantsInbound) {
+      this.emit('inboundNode', this.verifiedFromView(view, from));
+    }
+    this.emitPacket(view, from);
+  }
+
+  private verifiedFromView(view: PacketView, from: RemoteAddress): VerifiedNode {
+    return { id: Buffer.from(view.nodeId), ip: Buffer.from(from.ip), udpPort: from.port, tcpPort: view.fromTcp };
+  }
+
+  private sendPong(view: PacketView, from: RemoteAddress): void {
+    const slot = this.acquire();
+    if (slot < 0) return;
+    const pool = this.pool;
+    const len = writePongRaw(
+      pool.slab,
+      pool.offset(slot),
+      from.ip,
+      from.port,
+      view.fromTcp,
+      view.buf,
+      view.off,
+      this.expiration(),
+      this.localSeq,
+    );
+    this.sealAndSend(slot, len, PacketType.Pong, from.ip, from.port);
+  }
+
+  // ------------------------------------------------------------ PONG/v4
+
+  private verifyPong(view: PacketView, from: RemoteAddress): void {
+    const nodeKey = latin1(view.nodeId);
+    const ipKey = ipKeyOf(from.ip);
+    if (!this.pending.dispatch(nodeKey, ipKey, PacketType.Pong, view)) {
+      this.drops.unsolicited++;
+      return;
+    }
+    this.bonds.upsert(bondKey(nodeKey, ipKey)).lastPongReceivedMs = this.wallNow();
+    this.emitPacket(view, from);
+  }
+
+  // ------------------------------------------------------------ FINDNODE/v4
+
+  /**
+   * Endpoint proof: answer findnode and ENRRequest only if this node
+   * answered our ping from this IP within the bond window. Without it an
+   * attacker could spoof a victim's address and have us send it neighbors
+   * packets many times larger than the request (amplification).
+   */
+  private verifyBonded(view: PacketView, from: RemoteAddress): boolean {
+    const rec = this.bonds.get(bondKey(latin1(view.nodeId), ipKeyOf(from.ip)));
+    if (rec === undefined || this.wallNow() - rec.lastPongReceivedMs > this.bondExpirationMs) {
+      this.drops.unbonded++;
+      return false;
+    }
+    return true;
+  }
+
+  private handleFindnode(view: PacketView, from: RemoteAddress): void {
+    this.crypto.keccak256Into(view.buf, view.targetStart, NODE_ID_SIZE, this.targetHash, 0);
+    const closest = this.closest(this.targetHash, BUCKET_SIZE);
+    // Keep only what this requester may be told: never itself, never
+    // addresses it could not reach (geth CheckRelayIP), never outside netrestrict.
+    const nodes: NodeBytes[] = [];
+    for (const n of closest) {
+      if (n.id.length === NODE_ID_SIZE && view.nodeId.equals(n.id)) continue;
+      if (relayIPError(from.ip, n.ip) !== undefined) continue;
+      if (this.netrestrict !== undefined && !this.netrestrict.contains(n.ip)) continue;
+      nodes.push(n);
+    }
+    // geth sends one (possibly empty) packet even when it knows nobody.
+    const exp = this.expiration();
+    let start = 0;
+    do {
+      const end = Math.min(nodes.length, start + MAX_NEIGHBORS_PER_PACKET);
+      const slot = this.acquire();
+      if (slot < 0) return;
+      const len = writeNeighborsRaw(this.pool.slab, this.pool.offset(slot), nodes, start, end, exp);
+      this.sealAndSend(slot, len, PacketType.Neighbors, from.ip, from.port);
+      start = end;
+    } while (start < nodes.length);
+    this.emitPacket(view, from);
+  }
+
+  // ------------------------------------------------------------ NEIGHBORS/v4, ENRRESPONSE/v4
+
+  private verifyReply(view: PacketView, from: RemoteAddress): void {
+    if (!this.pending.dispatch(latin1(view.nodeId), ipKeyOf(from.ip), view.type, view)) {
+      this.drops.unsolicited++;
+      return;
+    }
+    this.emitPacket(view, from);
+  }
+
+  // ------------------------------------------------------------ ENRREQUEST/v4
+
+  private handleEnrRequest(view: PacketView, from: RemoteAddress): void {
+    const slot = this.acquire();
+    if (slot < 0) return;
+    const len = writeEnrResponseRaw(this.pool.slab, this.pool.offset(slot), view.buf, view.off, this.localRecordRlp);
+    this.sealAndSend(slot, len, PacketType.EnrResponse, from.ip, from.port);
+    this.emitPacket(view, from);
+  }
+
+  // ------------------------------------------------------------ sending
+
+  private expiration(): number {
+    return expirationFromNow(this.wallNow(), this.expirationSec);
+  }
+
+  private acquire(): number {
+    const slot = this.pool.acquire();
+    if (slot < 0) this.drops.send_pool_exhausted++;
+    return slot;
+  }
+
+  /** Seals slot's packet in place and sends it. Returns false if it could not be built. */
+  private sealAndSend(slot: number, len: number, type: PacketType, ip: Uint8Array, port: number): boolean {
+    const pool = this.pool;
+    const off = pool.offset(slot);
+    if (len < 0 || this.crypto.seal(pool.slab, off, len, this.priv) !== 0) {
+      pool.release(slot);
+      return false;
+    }
+    this.bytesOut += len;
+    this.packetsOut[type]++;
+    this.socket.send(pool.slab, off, len, ip, port, pool.releaser(slot));
+    return true;
+  }
+
+  /**
+   * Sends a request built by `write` into a fresh slot and registers `m`
+   * for its reply. The packet hash (the reply token) is copied into
+   * `token` before sending.
+   */
+  private request(
+    m: Matcher<PacketView>,
+    ip: Uint8Array,
+    port: number,
+    type: PacketType,
+    token: Buffer | undefined,
+    write: (buf: Buffer, off: number) => number,
+  ): void {
+    if (this.closed) {
+      m.onDone(new ClosedError());
+      return;
+    }
+    const slot = this.pool.acquire();
+    if (slot < 0) {
+      this.drops.send_pool_exhausted++;
+      m.onDone(new DiscError('SEND_POOL_EXHAUSTED', 'no free send buffer'));
+      return;
+    }
+    const off = this.pool.offset(slot);
+    const len = write(this.pool.slab, off);
+    if (len < 0 || this.crypto.seal(this.pool.slab, off, len, this.priv) !== 0) {
+      this.pool.release(slot);
+      m.onDone(new InvalidArgumentError('request packet could not be built'));
+      return;
+    }
+    if (token !== undefined) this.pool.slab.copy(token, 0, off, off + 32);
+    // Register before sending: on loopback the reply can arrive in the
+    // next event-loop turn, and the matcher must already be there.
+    if (this.pending.add(m, this.respTimeoutMs) === 0) {
+      this.pool.release(slot);
+      return;
+    }
+    this.bytesOut += len;
+    this.packetsOut[type]++;
+    this.socket.send(this.pool.slab, off, len, ip, port, this.pool.releaser(slot));
+  }
+
+  // ------------------------------------------------------------ requests
+
+  /** Pings a node; resolves with what its pong said. Rejects with TimeoutError / ClosedError / QueueFullError. */
+  ping(node: RemoteNode): Promise<PongInfo> {
+    const n = checkNode(node);
+    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip));
+  }
+
+  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string): Promise<PongInfo> {
+    return new Promise<PongInfo>((resolve, reject) => {
+      const token = Buffer.allocUnsafe(32);
+      const sentAt = this.clock.now();
+      let info: PongInfo | undefined;
+      const m: Matcher<PacketView> = {
+        nodeKey,
+        ipKey,
+        type: PacketType.Pong,
+        onPacket: (v) => {
+          if (!equalAt(token, 0, v.buf, v.tokenStart, 32)) return MatchResult.None;
+          info = {
+            to: { ip: Buffer.from(v.buf.subarray(v.toIpStart, v.toIpEnd)), udpPort: v.toUdp, tcpPort: v.toTcp },
+            rttMs: this.clock.now() - sentAt,
+          };
+          if (v.enrSeqStart >= 0) info.enrSeq = readBigUint(v.buf, v.enrSeqStart, v.enrSeqEnd);
+          return MatchResult.Done;
+        },
+        onDone: (err) => {
+          if (err === undefined && info !== undefined) resolve(info);
+          else {
+            if (err instanceof TimeoutError) this.timeouts++;
+            reject(err ?? new TimeoutError('ping: no pong'));
+          }
+        },
+      };
+      const ourIp = this.ourIp;
+      this.request(m, ip, udpPort, PacketType.Ping, token, (buf, off) =>
+        writePingRaw(buf, off, PING_VERSION, ourIp, this.ourUdp, this.ourTcp, ip, udpPort, 0, this.expiration(), this.localSeq),
+      );
+    });
+  }
+
+  /**
+   * Makes sure the node will answer our findnode/ENRRequest: if it has not
+   * pinged us within the bond window (so it holds no proof of our
+   * endpoint), ping it and give it one response timeout to ping us back
+   * (geth ensureBond; we return early when its ping arrives).
+   */
+  private async ensureBond(n: CheckedNode, nodeKey: string, ipKey: string): Promise<BondRecord> {
+    const key = bondKey(nodeKey, ipKey);
+    const rec = this.bonds.get(key);
+    const now = this.wallNow();
+    if (rec !== undefined && now - rec.lastPingReceivedMs <= this.bondExpirationMs && rec.findFails <= MAX_FINDNODE_FAILURES) {
+      return rec;
+    }
+    const pinged = new Promise<void>((resolve) => {
+      const list = this.pingWaiters.get(key) ?? [];
+      list.push(resolve);
+      this.pingWaiters.set(key, list);
+      const timer = this.clock.setTimer(() => {
+        const l = this.pingWaiters.get(key);
+        if (l !== undefined) {
+          const i = l.indexOf(resolve);
+          if (i >= 0) l.splice(i, 1);
+          if (l.length === 0) this.pingWaiters.delete(key);
+        }
+        resolve();
+      }, this.respTimeoutMs * 2);
+      timer.unref?.();
+    });
+    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey);
+    await pinged;
+    return this.bonds.upsert(key);
+  }
+
+  /**
+   * Asks a node for the nodes closest to `target` (a 64-byte public key).
+   * Collects neighbors packets until 16 nodes arrived or the response
+   * timeout; a timeout after at least one packet is a success (geth).
+   * Returned nodes are validated (relay rules, netrestrict, UDP port > 1024).
+   */
+  async findnode(node: RemoteNode, target: Uint8Array): Promise<VerifiedNode[]> {
+    const n = checkNode(node);
+    if (!(target instanceof Uint8Array) || target.length !== NODE_ID_SIZE) {
+      throw new InvalidArgumentError('target must be a 64-byte public key');
+    }
+    const nodeKey = latin1(n.id);
+    const ipKey = ipKeyOf(n.ip);
+    const rec = await this.ensureBond(n, nodeKey, ipKey);
+    const targetCopy = Buffer.from(target);
+    try {
+      const nodes = await new Promise<VerifiedNode[]>((resolve, reject) => {
+        const nodes: VerifiedNode[] = [];
+        let received = 0;
+        let packets = 0;
+        const m: Matcher<PacketView> = {
+          nodeKey,
+          ipKey,
+          type: PacketType.Neighbors,
+          onPacket: (v) => {
+            packets++;
+            for (let i = 0; i < v.nodeCount; i++) {
+              received++;
+              const o = i * 5;
+              const ip = v.buf.subarray(v.nodes[o], v.nodes[o + 1]);
+              const udpPort = v.nodes[o + 2];
+              if (udpPort <= 1024) continue; // geth errLowPort
+              if (relayIPError(n.ip, ip) !== undefined) continue;
+              if (this.netrestrict !== undefined && !this.netrestrict.contains(ip)) continue;
+              const idStart = v.nodes[o + 4];
+              nodes.push({
+                id: Buffer.from(v.buf.subarray(idStart, idStart + NODE_ID_SIZE)),
+                ip: Buffer.from(ip),
+                udpPort,
+                tcpPort: v.nodes[o + 3],
+              });
+            }
+            return received >= BUCKET_SIZE ? MatchResult.Done : MatchResult.Matched;
+          },
+          onDone: (err) => {
+            if (err === undefined || (err instanceof TimeoutError && packets > 0)) resolve(nodes);
+            else {
+              if (err instanceof TimeoutError) this.timeouts++;
+              reject(err);
+            }
+          },
+        };
+        this.request(m, n.ip, n.udpPort, PacketType.Findnode, undefined, (buf, off) =>
+          writeFindnodeRaw(buf, off, targetCopy, this.expiration()),
+        );
+      });
+      rec.findFails = 0;
+      return nodes;
+    } catch (err) {
+      if (err instanceof TimeoutError) rec.findFails++;
+      throw err;
+    }
+  }
+
+  /** Asks a node for its record; resolves with the record's RLP (verified by the ENR layer). */
+  async requestENR(node: RemoteNode): Promise<Buffer> {
+    const n = checkNode(node);
+    const nodeKey = latin1(n.id);
+    const ipKey = ipKeyOf(n.ip);
+    await this.ensureBond(n, nodeKey, ipKey);
+    return new Promise<Buffer>((resolve, reject) => {
+      const token = Buffer.allocUnsafe(32);
+      let record: Buffer | undefined;
+      const m: Matcher<PacketView> = {
+        nodeKey,
+        ipKey,
+        type: PacketType.EnrResponse,
+        onPacket: (v) => {
+          if (!equalAt(token, 0, v.buf, v.tokenStart, 32)) return MatchResult.None;
+          record = Buffer.from(v.buf.subarray(v.recordStart, v.recordEnd));
+          return MatchResult.Done;
+        },
+        onDone: (err) => {
+          if (err === undefined && record !== undefined) resolve(record);
+          else {
+            if (err instanceof TimeoutError) this.timeouts++;
+            reject(err ?? new TimeoutError('requestENR: no response'));
+          }
+        },
+      };
+      this.request(m, n.ip, n.udpPort, PacketType.EnrRequest, token, (buf, off) => writeEnrRequestRaw(buf, off, this.expiration()));
+    });
+  }
+
+  // ------------------------------------------------------------ lifecycle and stats
+
+  /** Stops the socket and rejects every pending request with ClosedError. Resolves once both are done. */
+  close(): Promise<void> {
+    if (this.closing !== undefined) return this.closing;
+    this.closed = true;
+    this.pending.close(new ClosedError());
+    for (const waiters of this.pingWaiters.values()) for (const w of waiters) w();
+    this.pingWaiters.clear();
+    this.closing = this.socket.close().then(() => {
+      this.emit('close');
+    });
+    return this.closing;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Whether `node` holds a fresh endpoint proof with us (answered our ping from this IP). */
+  isBonded(id: Uint8Array, ip: Uint8Array | string): boolean {
+    const rec = this.bonds.get(bondKey(latin1(Buffer.from(id)), ipKeyOf(toIpBytes(ip))));
+    return rec !== undefined && this.wallNow() - rec.lastPongReceivedMs <= this.bondExpirationMs;
+  }
+
+  stats(): TransportStats {
+    const byType = (a: Float64Array) => {
+      const o: Record<string, number> = {};
+      for (let t = 1; t <= 6; t++) o[TYPE_NAMES[t]] = a[t];
+      return o;
+    };
+    const drops = { ...this.drops } as Record<DropReason, number>;
+    for (let s = 1; s < DECODE_ERROR_CODES.length; s++) {
+      drops[DECODE_ERROR_CODES[s].toLowerCase() as DropReason] = this.decodeDrops[s];
+    }
+    return {
+      packetsIn: byType(this.packetsIn),
+      packetsOut: byType(this.packetsOut),
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      drops,
+      pending: this.pending.size,
+      bonds: this.bonds.size,
+      timeouts: this.timeouts,
+    };
+  }
+}
+
+interface CheckedNode {
+  id: Buffer;
+  ip: Uint8Array;
+  udpPort: number;
+}
+
+function checkNode(node: RemoteNode): CheckedNode {
+  if (node === null || typeof node !== 'object') throw new InvalidArgumentError('node must be an object');
+  if (!(node.id instanceof Uint8Array) || node.id.length !== NODE_ID_SIZE) {
+    throw new InvalidArgumentError('node.id must be the 64-byte node id');
+  }
+  if (!Number.isInteger(node.udpPort) || node.udpPort <= 0 || node.udpPort > 0xffff) {
+    throw new InvalidArgumentError(`node.udpPort must be 1..65535 (got ${String(node.udpPort)})`);
+  }
+  return { id: Buffer.from(node.id), ip: toIpBytes(node.ip), udpPort: node.udpPort };
+}
+
+/** Replaces every view in a decoded packet by a copy (for event listeners). */
+function copyPacketBytes(p: Packet): void {
+  const rec = p as unknown as Record<string, unknown>;
+  for (const k of Object.keys(rec)) {
+    const v = rec[k];
+    if (Buffer.isBuffer(v)) rec[k] = Buffer.from(v);
+    else if (Array.isArray(v)) rec[k] = v.map((x) => (Buffer.isBuffer(x) ? Buffer.from(x) : copyObj(x)));
+    else if (v !== null && typeof v === 'object') rec[k] = copyObj(v);
+  }
+}
+
+function copyObj(o: unknown): unknown {
+  if (o === null || typeof o !== 'object') return o;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = Buffer.isBuffer(v) ? Buffer.from(v) : v;
+  return out;
+}
