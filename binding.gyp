@@ -54,7 +54,7 @@
     {
       'target_name': 'discv4_native',
       'dependencies': ['secp256k1', 'keccak'],
-      'sources': ['native/addon.cc', 'native/core.cc'],
+      'sources': ['native/addon.cc', 'native/core.cc', 'native/udp.cc'],
       'include_dirs': [
         '<!@(node -p "require(\'node-addon-api\').include")',
         '<(secp256k1_dir)/include',

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include "core.h"
+#include "udp.h"
 
 namespace {
 
@@ -158,6 +159,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recover", Napi::Function::New(env, Recover, "recover"));
   exports.Set("seal", Napi::Function::New(env, Seal, "seal"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
+  discv4::registerUdp(env, exports);
   return exports;
 }
 

@@ -24,3 +24,17 @@ export {
 export type { Crypto } from './crypto';
 export * from './wire';
 export { nodeHash, logDistance, distCmp } from './table/distance';
+export {
+  Transport,
+  DEFAULT_RESP_TIMEOUT_MS,
+  DEFAULT_BOND_EXPIRATION_MS,
+  BUCKET_SIZE,
+  MAX_NEIGHBORS_PER_PACKET,
+} from './transport/transport';
+export type { TransportConfig, TransportStats, RemoteNode, VerifiedNode, PongInfo, InboundPacket, DropReason } from './transport/transport';
+export { bindDgram, DgramPacketSocket, BindError, DEFAULT_SOCKET_BUFFER_SIZE } from './transport/socket';
+export type { PacketSocket, BindOptions, RemoteAddress, SocketAddress } from './transport/socket';
+export { Netlist, parseCidr, relayIPError, isLAN, isLoopback } from './transport/netutil';
+export { MemoryBondStore } from './transport/bonds';
+export type { BondStore, BondRecord } from './transport/bonds';
+export { signRecord, compressNodeId } from './enr/record';

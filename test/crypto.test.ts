@@ -134,8 +134,8 @@ for (const crypto of BACKENDS) {
         });
       }
 
-      for (const [i, e] of V.signatureEdgeCasesHashAtLeastN.entries()) {
-        it(`reduces a message hash >= n before the RFC6979 nonce (edge case ${i}: ${e.messageHash.slice(0, 16)}…)`, () => {
+      for (const e of V.signatureEdgeCasesHashAtLeastN) {
+        it(`reduces a message hash >= n before the RFC6979 nonce (key "${e.key}", hash ${e.messageHash.slice(0, 8)}…${e.messageHash.slice(-8)})`, () => {
           const hash = hex(e.messageHash);
           assert.ok(big(hash) >= CURVE_N);
           assert.equal(big(hash) - CURVE_N, big(hex(e.messageHashModN)));
@@ -146,7 +146,7 @@ for (const crypto of BACKENDS) {
           assert.notEqual(toHex(sig.subarray(0, 32)), e.unreducedNonceVariant.r);
         });
 
-        it(`recovers the key from both the RFC6979 and the unreduced-nonce signature (edge case ${i})`, () => {
+        it(`recovers the key from both the RFC6979 and the unreduced-nonce signature (key "${e.key}", hash ${e.messageHash.slice(0, 8)}…${e.messageHash.slice(-8)})`, () => {
           const hash = hex(e.messageHash);
           const want = e.recoveredPublicKey.slice(2);
           for (const s of [e.rfc6979, e.unreducedNonceVariant]) {

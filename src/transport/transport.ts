@@ -191,7 +191,6 @@ export class Transport extends EventEmitter {
     handler_error: 0,
     send_pool_exhausted: 0,
   };
-  private timeouts = 0;
 
   constructor(cfg: TransportConfig) {
     super();
@@ -497,13 +496,18 @@ export class Transport extends EventEmitter {
     if (token !== undefined) this.pool.slab.copy(token, 0, off, off + 32);
     // Register before sending: on loopback the reply can arrive in the
     // next event-loop turn, and the matcher must already be there.
-    if (this.pending.add(m, this.respTimeoutMs) === 0) {
+    const handle = this.pending.add(m, this.respTimeoutMs);
+    if (handle === 0) {
       this.pool.release(slot);
       return;
     }
     this.bytesOut += len;
     this.packetsOut[type]++;
-    this.socket.send(this.pool.slab, off, len, ip, port, this.pool.releaser(slot));
+    this.socket.send(this.pool.slab, off, len, ip, port, (err) => {
+      this.pool.release(slot);
+      // A request that never left fails now rather than at its deadline.
+      if (err !== undefined) this.pending.cancel(handle, err);
+    });
   }
 
   // ------------------------------------------------------------ requests
@@ -535,7 +539,6 @@ export class Transport extends EventEmitter {
         onDone: (err) => {
           if (err === undefined && info !== undefined) resolve(info);
           else {
-            if (err instanceof TimeoutError) this.timeouts++;
             reject(err ?? new TimeoutError('ping: no pong'));
           }
         },
@@ -627,8 +630,7 @@ export class Transport extends EventEmitter {
           onDone: (err) => {
             if (err === undefined || (err instanceof TimeoutError && packets > 0)) resolve(nodes);
             else {
-              if (err instanceof TimeoutError) this.timeouts++;
-              reject(err);
+                reject(err);
             }
           },
         };
@@ -665,7 +667,6 @@ export class Transport extends EventEmitter {
         onDone: (err) => {
           if (err === undefined && record !== undefined) resolve(record);
           else {
-            if (err instanceof TimeoutError) this.timeouts++;
             reject(err ?? new TimeoutError('requestENR: no response'));
           }
         },
@@ -717,7 +718,7 @@ export class Transport extends EventEmitter {
       drops,
       pending: this.pending.size,
       bonds: this.bonds.size,
-      timeouts: this.timeouts,
+      timeouts: this.pending.stats().timeouts,
     };
   }
 }

@@ -10,7 +10,7 @@
 import { Crypto, nativeCrypto, NativeStatus } from '../crypto';
 import { InvalidArgumentError } from '../errors';
 import { toIpBytes } from './ip';
-import { bytesSize, listSize, uintSize, writeBytes, writeHeader, writeUint } from './rlp';
+import { bytesSize, listSize, readItem, RlpItem, uintSize, writeBytes, writeHeader, writeUint } from './rlp';
 import {
   DEFAULT_EXPIRATION_SEC,
   EndpointInput,
@@ -25,6 +25,7 @@ import {
 } from './types';
 
 const UINT64_MAX = (1n << 64n) - 1n;
+const recordItem: RlpItem = { isList: false, start: 0, end: 0 };
 
 function checkUint(name: string, v: number | bigint, max: bigint = UINT64_MAX): number | bigint {
   if (typeof v === 'bigint' ? v >= 0n && v <= max : Number.isSafeInteger(v) && v >= 0 && BigInt(v) <= max) return v;
@@ -258,7 +259,7 @@ export function writePacket<T extends PacketType>(
       const f = fields as PacketFieldsByType[PacketType.EnrResponse];
       const token = checkLen('replyToken', f.replyToken, HASH_SIZE);
       const record = f.record;
-      if (!(record instanceof Uint8Array) || record.length === 0 || record[0] < 0xc0) {
+      if (!(record instanceof Uint8Array) || !readItem(record, 0, record.length, recordItem) || !recordItem.isList || recordItem.end !== record.length) {
         throw new InvalidArgumentError('record must be the RLP encoding of a node record (an RLP list)');
       }
       len = writeEnrResponseRaw(buf, off, token, 0, record);

@@ -1,0 +1,50 @@
+/**
+ * IPC messages between the loopback bench (parent) and its server child
+ * (bench/loopback/server.ts), and the shapes both sides share.
+ */
+import type { TransportStats } from '../../src/transport/transport';
+
+/** Which node the child runs. */
+export type Impl = 'ours-dgram' | 'ours-native' | 'ethjs';
+
+export const IMPLS: readonly Impl[] = ['ours-dgram', 'ours-native', 'ethjs'];
+
+/** parent -> child */
+export type ParentMessage =
+  | { type: 'reset'; seq: number }
+  | { type: 'stats'; seq: number; gc: boolean }
+  | { type: 'exit' };
+
+/** What the child measures about itself. */
+export interface ServerStats {
+  /** process.cpuUsage() since the last 'reset' (or start). */
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  /** Wall time since the last 'reset', µs. */
+  wallUs: number;
+  /** (user + system) / wall. */
+  cpuCoresUsed: number;
+  /** Event-loop utilisation since the last 'reset' (0..1). */
+  elu: number;
+  /** process.resourceUsage().maxRSS, KiB. */
+  maxRssKb: number;
+  rssKb: number;
+  /** heapUsed after global.gc() (null when gc was not asked for or is not exposed). */
+  heapUsedAfterGc: number | null;
+  /** SO_RCVBUF the server socket got (kernel value: twice the requested size), when known. */
+  recvBufferSize: number | null;
+  /** Ours only. */
+  transport?: TransportStats;
+  /** Ours only: the PacketSocket's own counters. */
+  socket?: Record<string, number>;
+  /** ethjs only: 'error' events DPT emitted. */
+  dptErrors?: number;
+}
+
+/** child -> parent */
+export type ChildMessage =
+  | { type: 'ready'; impl: Impl; port: number; id: string; socketKind: string }
+  | { type: 'unavailable'; reason: string }
+  | { type: 'error'; message: string }
+  | { type: 'reset'; seq: number }
+  | ({ type: 'stats'; seq: number } & ServerStats);

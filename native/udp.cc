@@ -1,0 +1,716 @@
+// Native UDP socket: a uv_udp_t on Node's own event loop that reads with
+// recvmmsg into one reused slab and calls into JS once per kernel batch.
+//
+// Why: Node's dgram allocates a Buffer and an rinfo object (with a string
+// address) per datagram and makes one JS call per datagram. Here the only
+// per-datagram work on the receive path is libuv's recvmmsg bookkeeping and a
+// 32-byte metadata record; JS is entered once per batch with a count and
+// walks the metadata (src/transport/native-socket.ts).
+//
+// Memory: one calloc'd block = the slab (kChunks x 64 KiB, what libuv's
+// recvmmsg fills) followed by kChunks metadata records. JS sees it through
+// ONE external ArrayBuffer created at construction. The block is reference
+// counted between the native socket and that ArrayBuffer, so a JS view kept
+// after close() (or a transferred ArrayBuffer) never points at freed memory,
+// and the native side never writes into memory JS has released.
+//
+// Lifetime: the uv handle lives in a separate heap block (UdpHandle) that is
+// freed only in uv_close's callback, because uv_close is asynchronous and the
+// JS object may be finalized before that callback runs (env teardown). While
+// the handle is open the JS object holds a strong reference to itself
+// (ObjectWrap::Ref), so GC cannot finalize an open socket; an env cleanup
+// hook closes handles the program forgot when the env (a worker, the main
+// thread at exit) is torn down.
+#include "udp.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+
+namespace discv4 {
+namespace {
+
+// libuv's UV__UDP_DGRAM_MAXSIZE (private to libuv): with UV_UDP_RECVMMSG the
+// buffer from alloc_cb is cut into chunks of this size, one datagram each.
+// 64 KiB holds any UDP payload over IPv4/IPv6 (no jumbograms), so the kernel
+// never truncates.
+constexpr size_t kChunkSize = 64 * 1024;
+// libuv reads at most 20 datagrams per recvmmsg call (`peers[20]` in
+// uv__udp_recvmmsg, libuv 1.x); more chunks would never be filled.
+constexpr uint32_t kChunks = 20;
+constexpr size_t kSlabSize = kChunkSize * kChunks;
+
+// One record per datagram of the current batch. Layout is read by
+// native-socket.ts as 8 int32 words: off, len, family, port, ip[16 bytes].
+struct Meta {
+  int32_t off;
+  int32_t len;
+  int32_t family;  // 4 or 6 (IPv4-mapped IPv6 sources are unwrapped to 4)
+  int32_t port;
+  uint8_t ip[16];  // 4 bytes used for family 4
+};
+static_assert(sizeof(Meta) == 32, "native-socket.ts reads 8 int32 words per datagram");
+static_assert(kSlabSize % alignof(Meta) == 0, "metadata follows the slab");
+
+constexpr size_t kMemSize = kSlabSize + kChunks * sizeof(Meta);
+
+#ifdef __linux__
+// Linux reports SO_RCVBUF/SO_SNDBUF as twice the requested size (the extra
+// half is its bookkeeping); we report sizes in the units that were asked for.
+constexpr int kKernelBufferFactor = 2;
+#else
+constexpr int kKernelBufferFactor = 1;
+#endif
+
+// The slab + metadata block, owned jointly by the native socket and the JS
+// ArrayBuffer over it; whichever lets go last frees it. Atomic because a
+// transferred ArrayBuffer may be released on another thread.
+struct SharedMem {
+  std::atomic<int> refs{2};
+  uint8_t* data = nullptr;
+};
+
+void releaseMem(SharedMem* m) {
+  if (m->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    free(m->data);
+    delete m;
+  }
+}
+
+void finalizeMem(napi_env, void*, void* hint) { releaseMem(static_cast<SharedMem*>(hint)); }
+
+class UdpSocket;
+
+// The part libuv points at (udp.data == this). Freed in the close callback.
+struct UdpHandle {
+  uv_udp_t udp;
+  UdpSocket* owner = nullptr;  // null once the JS object or the env is gone
+  napi_env env = nullptr;
+  bool cleanupHook = false;  // registered with napi_add_env_cleanup_hook
+};
+
+// A queued send: the request and a copy of the datagram in one malloc, so
+// the caller's buffer is free as soon as send() returns. Slow path only.
+struct SendReq {
+  uv_udp_send_t req;
+  uint8_t data[1];
+};
+
+struct Bytes {
+  uint8_t* data = nullptr;
+  size_t len = 0;
+};
+
+bool bytesArg(napi_env env, napi_value v, Bytes* out) {
+  bool isTyped = false;
+  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) return false;
+  napi_typedarray_type type;
+  void* data = nullptr;
+  size_t length = 0;
+  napi_value ab;
+  size_t byteOffset = 0;
+  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byteOffset) != napi_ok) return false;
+  if (type != napi_uint8_array) return false;
+  out->data = static_cast<uint8_t*>(data);
+  out->len = length;
+  return true;
+}
+
+bool u32Arg(napi_env env, napi_value v, uint32_t* out) {
+  return napi_get_value_uint32(env, v, out) == napi_ok;
+}
+
+class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "UdpSocket",
+                       {
+                           InstanceMethod<&UdpSocket::Bind>("bind"),
+                           InstanceMethod<&UdpSocket::SetBufferSizes>("setBufferSizes"),
+                           InstanceMethod<&UdpSocket::RecvStart>("recvStart"),
+                           InstanceMethod<&UdpSocket::Deliver>("deliver"),
+                           InstanceMethod<&UdpSocket::Send>("send"),
+                           InstanceMethod<&UdpSocket::Address>("address"),
+                           InstanceMethod<&UdpSocket::Close>("close"),
+                           InstanceMethod<&UdpSocket::RefHandle>("ref"),
+                           InstanceMethod<&UdpSocket::UnrefHandle>("unref"),
+                           InstanceMethod<&UdpSocket::Stats>("stats"),
+                       });
+  }
+
+  // new UdpSocket(family: 4|6, onBatch(count), onError(err)|undefined,
+  //               maxSendQueue, trySend)
+  explicit UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsFunction() || !info[3].IsNumber() ||
+        !info[4].IsBoolean()) {
+      Napi::TypeError::New(env, "UdpSocket(family, onBatch, onError, maxSendQueue, trySend)")
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    family_ = info[0].As<Napi::Number>().Int32Value();
+    if (family_ != 4 && family_ != 6) {
+      Napi::TypeError::New(env, "UdpSocket: family must be 4 or 6").ThrowAsJavaScriptException();
+      return;
+    }
+    onBatch_ = Napi::Persistent(info[1].As<Napi::Function>());
+    if (info[2].IsFunction()) onError_ = Napi::Persistent(info[2].As<Napi::Function>());
+    maxSendQueue_ = info[3].As<Napi::Number>().Uint32Value();
+    trySend_ = info[4].As<Napi::Boolean>().Value();
+
+    // The slab and metadata, allocated once for the socket's whole life.
+    // calloc: JS can see the whole slab, so never hand it stale heap bytes.
+    auto* data = static_cast<uint8_t*>(calloc(1, kMemSize));
+    if (data == nullptr) {
+      Napi::Error::New(env, "UdpSocket: out of memory").ThrowAsJavaScriptException();
+      return;
+    }
+    auto* mem = new SharedMem();
+    mem->data = data;
+    napi_value ab;
+    if (napi_create_external_arraybuffer(env, data, kMemSize, finalizeMem, mem, &ab) != napi_ok) {
+      free(data);
+      delete mem;
+      Napi::Error::New(env, "UdpSocket: cannot create the receive buffer").ThrowAsJavaScriptException();
+      return;
+    }
+    mem_ = mem;
+    slab_ = data;
+    meta_ = reinterpret_cast<Meta*>(data + kSlabSize);
+    Napi::Object self = info.This().As<Napi::Object>();
+    self.Set("memory", Napi::Value(env, ab));
+    self.Set("slabSize", Napi::Number::New(env, double(kSlabSize)));
+    self.Set("metaCount", Napi::Number::New(env, kChunks));
+
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      Napi::Error::New(env, "UdpSocket: no event loop").ThrowAsJavaScriptException();
+      return;
+    }
+    auto* h = new UdpHandle();
+    // UV_UDP_RECVMMSG: read up to 20 datagrams per syscall where the
+    // platform has recvmmsg (Linux, FreeBSD); elsewhere libuv falls back to
+    // one recvmsg per datagram and we deliver each on its own.
+    int r = uv_udp_init_ex(loop, &h->udp, (family_ == 6 ? AF_INET6 : AF_INET) | UV_UDP_RECVMMSG);
+    if (r != 0) {
+      delete h;  // never initialised, nothing for libuv to close
+      Napi::Error::New(env, std::string("UdpSocket: ") + uv_err_name(r) + ": " + uv_strerror(r))
+          .ThrowAsJavaScriptException();
+      return;
+    }
+    h->udp.data = h;
+    h->owner = this;
+    h->env = env;
+    h->cleanupHook = napi_add_env_cleanup_hook(env, OnEnvCleanup, h) == napi_ok;
+    h_ = h;
+    // A context for MakeCallback, so async_hooks / AsyncLocalStorage and the
+    // nextTick + microtask drain after each batch work as for dgram.
+    async_ = std::make_unique<Napi::AsyncContext>(env, "discv4:UdpSocket");
+    // An open socket keeps its JS object (and so this) alive, like dgram.
+    Ref();
+  }
+
+  ~UdpSocket() override {
+    if (h_ != nullptr) {
+      // Reached only at env teardown without the cleanup hook having run
+      // (an open socket holds a strong reference to its JS object). Detach
+      // so the close callback does not touch this, then close the handle:
+      // the loop still exists while the env is being torn down.
+      UdpHandle* h = h_;
+      h_ = nullptr;
+      h->owner = nullptr;
+      if (h->cleanupHook) {
+        napi_remove_env_cleanup_hook(h->env, OnEnvCleanup, h);
+        h->cleanupHook = false;
+      }
+      if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&h->udp))) {
+        uv_close(reinterpret_cast<uv_handle_t*>(&h->udp), OnClose);
+      }
+    }
+    if (mem_ != nullptr) releaseMem(mem_);
+  }
+
+ private:
+  bool isOpen() const { return h_ != nullptr && !closing_; }
+
+  static Napi::Value Int(const Napi::CallbackInfo& info, int32_t v) { return Napi::Number::New(info.Env(), v); }
+
+  // bind(ip: string, port) -> 0 or a negative libuv errno.
+  Napi::Value Bind(const Napi::CallbackInfo& info) {
+    if (!isOpen()) return Int(info, UV_EBADF);
+    uint32_t port = 0;
+    if (info.Length() < 2 || !info[0].IsString() || !u32Arg(info.Env(), info[1], &port) || port > 65535) {
+      return Int(info, UV_EINVAL);
+    }
+    std::string ip = info[0].As<Napi::String>().Utf8Value();
+    sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    int r = family_ == 4 ? uv_ip4_addr(ip.c_str(), int(port), reinterpret_cast<sockaddr_in*>(&ss))
+                         : uv_ip6_addr(ip.c_str(), int(port), reinterpret_cast<sockaddr_in6*>(&ss));
+    if (r != 0) return Int(info, r);
+    // No UV_UDP_IPV6ONLY: an IPv6 socket on '::' is dual-stack, as with dgram.
+    return Int(info, uv_udp_bind(&h_->udp, reinterpret_cast<const sockaddr*>(&ss), 0));
+  }
+
+  // Sets SO_RCVBUF / SO_SNDBUF to `want` bytes and returns what the kernel
+  // granted in the same units. Linux caps requests at net.core.[rw]mem_max;
+  // with CAP_NET_ADMIN (root) SO_*BUFFORCE goes past the cap, otherwise it
+  // fails with EPERM and the capped size stays.
+  int ApplyBufferSize(bool recv, int want) {
+    auto* handle = reinterpret_cast<uv_handle_t*>(&h_->udp);
+    auto size = recv ? uv_recv_buffer_size : uv_send_buffer_size;
+    if (want > 0) {
+      int v = want;
+      size(handle, &v);
+    }
+    int got = 0;  // 0 = get
+    if (size(handle, &got) != 0) return 0;
+    got /= kKernelBufferFactor;
+#if defined(SO_RCVBUFFORCE) && defined(SO_SNDBUFFORCE)
+    if (want > 0 && got < want) {
+      uv_os_fd_t fd;
+      if (uv_fileno(handle, &fd) == 0 &&
+          setsockopt(fd, SOL_SOCKET, recv ? SO_RCVBUFFORCE : SO_SNDBUFFORCE, &want, sizeof want) == 0) {
+        got = 0;
+        if (size(handle, &got) != 0) return 0;
+        got /= kKernelBufferFactor;
+      }
+    }
+#endif
+    return got;
+  }
+
+  // setBufferSizes(recv, send): 0 leaves a size as it is.
+  Napi::Value SetBufferSizes(const Napi::CallbackInfo& info) {
+    if (!isOpen()) return Int(info, UV_EBADF);
+    uint32_t recv = 0, send = 0;
+    if (!u32Arg(info.Env(), info[0], &recv) || !u32Arg(info.Env(), info[1], &send)) return Int(info, UV_EINVAL);
+    recvBufferSize_ = ApplyBufferSize(true, int(recv > INT32_MAX ? INT32_MAX : recv));
+    sendBufferSize_ = ApplyBufferSize(false, int(send > INT32_MAX ? INT32_MAX : send));
+    return Int(info, 0);
+  }
+
+  // recvStart() -> 0 or errno. Started at bind time (an open socket keeps
+  // the loop alive, like dgram); datagrams are dropped and counted as
+  // `unhandled` until deliver(true).
+  Napi::Value RecvStart(const Napi::CallbackInfo& info) {
+    if (!isOpen()) return Int(info, UV_EBADF);
+    return Int(info, uv_udp_recv_start(&h_->udp, OnAlloc, OnRecv));
+  }
+
+  Napi::Value Deliver(const Napi::CallbackInfo& info) {
+    delivering_ = info.Length() > 0 && info[0].ToBoolean().Value();
+    return info.Env().Undefined();
+  }
+
+  // send(buf, off, len, ip(4|16 bytes), port) -> kSent, kSendQueued (copied
+  // into the send queue), kSendDropped (queue full) or a negative libuv
+  // errno (nothing sent, nothing kept).
+  static constexpr int32_t kSent = 0;
+  static constexpr int32_t kSendQueued = 1;
+  static constexpr int32_t kSendDropped = 2;
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    napi_env env = info.Env();
+    if (!isOpen()) return Int(info, UV_EBADF);
+    Bytes buf, ip;
+    uint32_t off = 0, len = 0, port = 0;
+    if (info.Length() < 5 || !bytesArg(env, info[0], &buf) || !u32Arg(env, info[1], &off) ||
+        !u32Arg(env, info[2], &len) || !bytesArg(env, info[3], &ip) || !u32Arg(env, info[4], &port)) {
+      return Int(info, UV_EINVAL);
+    }
+    if (size_t(off) > buf.len || buf.len - off < len || port == 0 || port > 65535) return Int(info, UV_EINVAL);
+
+    sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (ip.len == 4 && family_ == 4) {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(uint16_t(port));
+      memcpy(&a->sin_addr, ip.data, 4);
+    } else if (ip.len == 4 || (ip.len == 16 && family_ == 6)) {
+      // An IPv6 socket reaches IPv4 peers through ::ffff:a.b.c.d.
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      a->sin6_family = AF_INET6;
+      a->sin6_port = htons(uint16_t(port));
+      uint8_t* dst = reinterpret_cast<uint8_t*>(&a->sin6_addr);
+      if (ip.len == 4) {
+        dst[10] = 0xff;
+        dst[11] = 0xff;
+        memcpy(dst + 12, ip.data, 4);
+      } else {
+        memcpy(dst, ip.data, 16);
+      }
+    } else if (ip.len == 16) {
+      // IPv4 socket: only an IPv4-mapped IPv6 destination is reachable.
+      static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      if (memcmp(ip.data, kMapped, 12) != 0) return Int(info, UV_EAFNOSUPPORT);
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      a->sin_family = AF_INET;
+      a->sin_port = htons(uint16_t(port));
+      memcpy(&a->sin_addr, ip.data + 12, 4);
+    } else {
+      return Int(info, UV_EINVAL);
+    }
+    const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
+    static char empty[1];
+    uv_buf_t b = uv_buf_init(len > 0 ? reinterpret_cast<char*>(buf.data + off) : empty, len);
+
+    if (trySend_) {
+      // Synchronous sendmsg, no request. libuv answers EAGAIN itself while
+      // earlier datagrams wait in the queue, so order is kept.
+      int r = uv_udp_try_send(&h_->udp, &b, 1, sa);
+      if (r >= 0) {
+        sendTry_++;
+        return Int(info, kSent);
+      }
+      if (r != UV_EAGAIN && r != UV_ENOBUFS) {
+        sendErrors_++;
+        return Int(info, r);
+      }
+    }
+    // Socket buffer full: copy into the bounded queue libuv drains when the
+    // socket is writable. send_queue_count includes finished sends whose
+    // callbacks have not run yet, so the bound is conservative.
+    if (h_->udp.send_queue_count >= maxSendQueue_) {
+      sendDropped_++;
+      return Int(info, kSendDropped);
+    }
+    auto* req = static_cast<SendReq*>(malloc(offsetof(SendReq, data) + (len > 0 ? len : 1)));
+    if (req == nullptr) {
+      sendDropped_++;
+      return Int(info, kSendDropped);
+    }
+    if (len > 0) memcpy(req->data, b.base, len);
+    uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->data), len);
+    int r = uv_udp_send(&req->req, &h_->udp, &qb, 1, sa, OnSend);
+    if (r != 0) {
+      free(req);
+      sendErrors_++;
+      return Int(info, r);
+    }
+    sendQueued_++;
+    return Int(info, kSendQueued);
+  }
+
+  // address() -> { address, port, family } or a negative errno.
+  Napi::Value Address(const Napi::CallbackInfo& info) {
+    if (!isOpen()) return Int(info, UV_EBADF);
+    sockaddr_storage ss;
+    int len = sizeof ss;
+    int r = uv_udp_getsockname(&h_->udp, reinterpret_cast<sockaddr*>(&ss), &len);
+    if (r != 0) return Int(info, r);
+    char name[64] = {0};
+    int port = 0, family = 4;
+    if (ss.ss_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      uv_ip6_name(a, name, sizeof name);
+      port = ntohs(a->sin6_port);
+      family = 6;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      uv_ip4_name(a, name, sizeof name);
+      port = ntohs(a->sin_port);
+    }
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("address", name);
+    out.Set("port", port);
+    out.Set("family", family);
+    return out;
+  }
+
+  // close(cb) -> true if closing started; cb runs after uv_close's callback.
+  // Queued sends are cancelled by libuv (their copies freed in OnSend).
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!isOpen()) return Napi::Boolean::New(info.Env(), false);
+    closing_ = true;
+    delivering_ = false;
+    if (info.Length() > 0 && info[0].IsFunction()) onClose_ = Napi::Persistent(info[0].As<Napi::Function>());
+    pending_ = 0;
+    // recv_stop clears libuv's recv_cb, which ends its read loop at once
+    // even when close() is called from inside a batch.
+    uv_udp_recv_stop(&h_->udp);
+    uv_close(reinterpret_cast<uv_handle_t*>(&h_->udp), OnClose);
+    return Napi::Boolean::New(info.Env(), true);
+  }
+
+  Napi::Value RefHandle(const Napi::CallbackInfo& info) {
+    if (isOpen()) uv_ref(reinterpret_cast<uv_handle_t*>(&h_->udp));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnrefHandle(const Napi::CallbackInfo& info) {
+    if (isOpen()) uv_unref(reinterpret_cast<uv_handle_t*>(&h_->udp));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("datagrams", double(datagrams_));
+    o.Set("batches", double(batches_));
+    o.Set("maxBatch", double(maxBatch_));
+    o.Set("truncated", double(truncated_));
+    o.Set("unhandled", double(unhandled_));
+    o.Set("sendTry", double(sendTry_));
+    o.Set("sendQueued", double(sendQueued_));
+    o.Set("sendDropped", double(sendDropped_));
+    o.Set("sendErrors", double(sendErrors_));
+    o.Set("recvErrors", double(recvErrors_));
+    o.Set("callbackErrors", double(callbackErrors_));
+    o.Set("allocRefused", double(allocRefused_));
+    o.Set("sendQueueLength", h_ != nullptr ? double(h_->udp.send_queue_count) : 0.0);
+    o.Set("recvBufferSize", recvBufferSize_);
+    o.Set("sendBufferSize", sendBufferSize_);
+    o.Set("recvmmsg", h_ != nullptr ? uv_udp_using_recvmmsg(&h_->udp) : 0);
+    o.Set("slabSize", double(kSlabSize));
+    return o;
+  }
+
+  // ---- libuv callbacks (loop thread; no JS on the stack) ----
+
+  static UdpSocket* ownerOf(const void* handle) {
+    return static_cast<const UdpHandle*>(static_cast<const uv_handle_t*>(handle)->data)->owner;
+  }
+
+  // Always the same slab: libuv delivers every datagram of one recvmmsg (and
+  // then MMSG_FREE) before it asks for a buffer again, and we hand the batch
+  // to JS before returning from MMSG_FREE, so the slab is free again here.
+  static void OnAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+    UdpSocket* s = ownerOf(handle);
+    // Defensive: a batch libuv did not end with MMSG_FREE goes out first.
+    if (s != nullptr && !s->inCallback_ && s->pending_ > 0) s->Flush();
+    // Re-entrancy guard: never hand out the slab while JS is reading it.
+    // libuv answers a null buffer with UV_ENOBUFS and tries again on the
+    // next loop iteration (the fd is still readable).
+    if (s == nullptr || s->inCallback_ || s->closing_ || s->slab_ == nullptr) {
+      *buf = uv_buf_init(nullptr, 0);
+      return;
+    }
+    *buf = uv_buf_init(reinterpret_cast<char*>(s->slab_), kSlabSize);
+  }
+
+  // With recvmmsg: once per datagram (UV_UDP_MMSG_CHUNK), then once with
+  // UV_UDP_MMSG_FREE (nread 0, addr NULL) at the end of the batch. Without:
+  // once per datagram, flags 0. nread 0 with addr NULL and no flag means
+  // "nothing (more) to read" (EAGAIN); a datagram of length 0 has an addr.
+  static void OnRecv(uv_udp_t* handle, ssize_t nread, const uv_buf_t* buf, const sockaddr* addr,
+                     unsigned flags) {
+    UdpSocket* s = ownerOf(handle);
+    if (s == nullptr) return;
+    if (flags & UV_UDP_MMSG_FREE) {
+      s->Flush();
+      return;
+    }
+    if (nread < 0) {
+      if (buf == nullptr || buf->base == nullptr) {
+        s->allocRefused_++;
+      } else {
+        s->recvErrors_++;
+      }
+      s->Flush();
+      return;
+    }
+    if (addr == nullptr) {
+      s->Flush();
+      return;
+    }
+    s->Record(nread, buf, addr, flags);
+    if (!(flags & UV_UDP_MMSG_CHUNK)) s->Flush();
+  }
+
+  // Notes one datagram of the current batch. No allocation: a fixed slot.
+  void Record(ssize_t nread, const uv_buf_t* buf, const sockaddr* addr, unsigned flags) {
+    if (closing_ || slab_ == nullptr) return;
+    const uintptr_t base = reinterpret_cast<uintptr_t>(buf->base);
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(slab_);
+    if (base < lo || base - lo > kSlabSize || kSlabSize - (base - lo) < size_t(nread)) {
+      recvErrors_++;  // not our memory: cannot happen with libuv's contract
+      return;
+    }
+    // At most kChunks datagrams per recvmmsg, so this never triggers; it
+    // only keeps the metadata bounded whatever libuv does.
+    if (pending_ == kChunks) Flush();
+    if (pending_ == kChunks) {
+      recvErrors_++;
+      return;
+    }
+    Meta& m = meta_[pending_];
+    if (addr->sa_family == AF_INET) {
+      auto* a = reinterpret_cast<const sockaddr_in*>(addr);
+      m.family = 4;
+      m.port = ntohs(a->sin_port);
+      memcpy(m.ip, &a->sin_addr, 4);
+    } else if (addr->sa_family == AF_INET6) {
+      auto* a = reinterpret_cast<const sockaddr_in6*>(addr);
+      const uint8_t* ip = reinterpret_cast<const uint8_t*>(&a->sin6_addr);
+      m.port = ntohs(a->sin6_port);
+      static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+      if (memcmp(ip, kMapped, 12) == 0) {
+        // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; report
+        // them as IPv4 so replies and table entries use the 4-byte form.
+        m.family = 4;
+        memcpy(m.ip, ip + 12, 4);
+      } else {
+        m.family = 6;
+        memcpy(m.ip, ip, 16);
+      }
+    } else {
+      recvErrors_++;
+      return;
+    }
+    m.off = int32_t(base - lo);
+    // MSG_TRUNC cannot happen with 64 KiB chunks; if it ever does, the
+    // datagram is still delivered with the bytes received (>= 64 KiB, so
+    // > 1280 and rejected as too large by the transport) and counted.
+    m.len = int32_t(nread);
+    if (flags & UV_UDP_PARTIAL) truncated_++;
+    pending_++;
+  }
+
+  // Hands the current batch to JS: ONE MakeCallback with the count.
+  void Flush() {
+    const uint32_t n = pending_;
+    if (n == 0 || inCallback_) return;
+    // Safe to clear before the call: nothing is recorded while JS runs
+    // (OnAlloc refuses the slab during the callback).
+    pending_ = 0;
+    datagrams_ += n;
+    if (!delivering_ || closing_) {
+      unhandled_ += n;
+      return;
+    }
+    batches_++;
+    if (n > maxBatch_) maxBatch_ = n;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    inCallback_ = true;
+    // MakeCallback (not Call): we are called from the event loop, so this
+    // sets up the async context and drains nextTicks/microtasks afterwards,
+    // exactly like dgram's 'message' events.
+    onBatch_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *async_);
+    inCallback_ = false;
+    CatchPending(env);
+  }
+
+  // A JS exception escaping a callback must not stay pending in Node-API
+  // (every later napi call would fail) nor kill the process: count it and
+  // pass it to onError. The TS side catches per datagram, so this is only a
+  // safety net.
+  void CatchPending(Napi::Env env) {
+    if (!env.IsExceptionPending()) return;
+    Napi::Error err = env.GetAndClearPendingException();
+    callbackErrors_++;
+    if (!onError_.IsEmpty()) {
+      onError_.MakeCallback(Value(), {err.Value()}, *async_);
+      if (env.IsExceptionPending()) {
+        env.GetAndClearPendingException();
+        callbackErrors_++;
+      }
+    }
+  }
+
+  static void OnSend(uv_udp_send_t* req, int status) {
+    UdpSocket* s = ownerOf(req->handle);
+    // ECANCELED: the socket closed with the datagram still queued.
+    if (s != nullptr && status < 0 && status != UV_ECANCELED) s->sendErrors_++;
+    free(reinterpret_cast<SendReq*>(req));  // req is SendReq's first member
+  }
+
+  static void OnClose(uv_handle_t* handle) {
+    auto* h = static_cast<UdpHandle*>(handle->data);
+    UdpSocket* s = h->owner;
+    if (h->cleanupHook) napi_remove_env_cleanup_hook(h->env, OnEnvCleanup, h);
+    delete h;
+    if (s != nullptr) {
+      s->h_ = nullptr;
+      s->Closed();
+    }
+  }
+
+  // After uv_close's callback: release the slab, tell JS, let GC have us.
+  void Closed() {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (mem_ != nullptr) {
+      releaseMem(mem_);
+      mem_ = nullptr;
+      slab_ = nullptr;
+      meta_ = nullptr;
+    }
+    Napi::FunctionReference cb = std::move(onClose_);
+    onBatch_.Reset();
+    onError_.Reset();
+    if (!cb.IsEmpty()) {
+      cb.MakeCallback(Value(), {}, *async_);
+      if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    }
+    async_.reset();
+    Unref();  // drop the self-reference taken in the constructor
+  }
+
+  // The env is going away (worker exit, main thread teardown) with the
+  // socket still open: close the handle without calling JS. Runs before
+  // Node-API finalizes wrapped objects (hooks run in reverse order of
+  // registration and the addon's env registered its hook first).
+  static void OnEnvCleanup(void* arg) {
+    auto* h = static_cast<UdpHandle*>(arg);
+    h->cleanupHook = false;  // a hook runs once; never remove it afterwards
+    if (h->owner != nullptr) {
+      h->owner->h_ = nullptr;
+      h->owner = nullptr;
+    }
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&h->udp))) {
+      uv_udp_recv_stop(&h->udp);
+      uv_close(reinterpret_cast<uv_handle_t*>(&h->udp), OnClose);
+    }
+  }
+
+  UdpHandle* h_ = nullptr;
+  SharedMem* mem_ = nullptr;
+  uint8_t* slab_ = nullptr;
+  Meta* meta_ = nullptr;
+  uint32_t pending_ = 0;  // datagrams recorded in the current batch
+
+  Napi::FunctionReference onBatch_;
+  Napi::FunctionReference onError_;
+  Napi::FunctionReference onClose_;
+  std::unique_ptr<Napi::AsyncContext> async_;
+
+  int family_ = 4;
+  uint32_t maxSendQueue_ = 4096;
+  bool trySend_ = true;
+  bool delivering_ = false;
+  bool closing_ = false;
+  bool inCallback_ = false;
+  int recvBufferSize_ = 0;
+  int sendBufferSize_ = 0;
+
+  uint64_t datagrams_ = 0;
+  uint64_t batches_ = 0;
+  uint32_t maxBatch_ = 0;
+  uint64_t truncated_ = 0;
+  uint64_t unhandled_ = 0;
+  uint64_t sendTry_ = 0;
+  uint64_t sendQueued_ = 0;
+  uint64_t sendDropped_ = 0;
+  uint64_t sendErrors_ = 0;
+  uint64_t recvErrors_ = 0;
+  uint64_t allocRefused_ = 0;
+  uint64_t callbackErrors_ = 0;
+};
+
+}  // namespace
+
+void registerUdp(Napi::Env env, Napi::Object exports) {
+  exports.Set("UdpSocket", UdpSocket::Define(env));
+}
+
+}  // namespace discv4
