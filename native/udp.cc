@@ -23,9 +23,14 @@
 // thread at exit) is torn down.
 #include "udp.h"
 
+#include <uv.h>
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <uv.h>
+#endif
 
 #include <atomic>
 #include <cstddef>
@@ -303,7 +308,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // `unhandled` until deliver(true).
   Napi::Value RecvStart(const Napi::CallbackInfo& info) {
     if (!isOpen()) return Int(info, UV_EBADF);
-    return Int(info, uv_udp_recv_start(&h_->udp, OnAlloc, OnRecv));
+    int r = uv_udp_recv_start(&h_->udp, OnAlloc, OnRecv);
+    recvmmsg_ = uv_udp_using_recvmmsg(&h_->udp);
+    return Int(info, r);
   }
 
   Napi::Value Deliver(const Napi::CallbackInfo& info) {
@@ -469,7 +476,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     o.Set("sendQueueLength", h_ != nullptr ? double(h_->udp.send_queue_count) : 0.0);
     o.Set("recvBufferSize", recvBufferSize_);
     o.Set("sendBufferSize", sendBufferSize_);
-    o.Set("recvmmsg", h_ != nullptr ? uv_udp_using_recvmmsg(&h_->udp) : 0);
+    o.Set("recvmmsg", recvmmsg_);
     o.Set("slabSize", double(kSlabSize));
     return o;
   }
@@ -690,6 +697,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool delivering_ = false;
   bool closing_ = false;
   bool inCallback_ = false;
+  int recvmmsg_ = 0;  // 1 if libuv reads with recvmmsg (Linux, FreeBSD)
   int recvBufferSize_ = 0;
   int sendBufferSize_ = 0;
 

@@ -126,6 +126,11 @@ export function parseBody(view: PacketView, buf: Uint8Array, off: number, len: n
   if (!readItem(buf, off + HEAD_SIZE + 1, limit, item) || !item.isList) return DecodeStatus.BadRlp;
   const listEnd = item.end;
   let pos = item.start;
+  // The view is reused: fields of the previous packet must not leak into this one.
+  view.enrSeqStart = -1;
+  view.enrSeqEnd = -1;
+  view.enrSeq = -1;
+  view.nodeCount = 0;
   switch (type) {
     case PacketType.Ping:
       pos = readPing(view, buf, pos, listEnd);
@@ -345,7 +350,10 @@ export function packetFromView(v: PacketView): Packet {
     nodeId: Buffer.from(v.nodeId),
     rest: restItems(v),
   };
-  const enrSeq = v.enrSeqStart >= 0 ? readBigUint(v.buf, v.enrSeqStart, v.enrSeqEnd) : undefined;
+  const enrSeq =
+    (v.type === PacketType.Ping || v.type === PacketType.Pong) && v.enrSeqStart >= 0
+      ? readBigUint(v.buf, v.enrSeqStart, v.enrSeqEnd)
+      : undefined;
   switch (v.type as PacketType) {
     case PacketType.Ping:
       return {

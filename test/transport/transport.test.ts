@@ -3,6 +3,7 @@ import { ClosedError, keccak256, nodeIdFromPrivateKey, PacketType, QueueFullErro
 import { readItem, RlpItem } from '../../src/wire/rlp';
 import type { NodeBytes } from '../../src/wire/encode';
 import { MAX_PACKET_SIZE } from '../../src/wire/types';
+import { bindNative } from '../../src/transport/native-socket';
 import { dgramFactory, farFuture, pastExpiration, RawPeer, SocketFactory, startNode, until } from './helpers';
 
 /** n fake nodes on loopback (relayable to loopback requesters), ids from fixed keys. */
@@ -29,7 +30,10 @@ function rlpItems(buf: Buffer): Buffer[] {
   return out;
 }
 
-const factories: Array<[string, SocketFactory]> = [['dgram', dgramFactory]];
+const factories: Array<[string, SocketFactory]> = [
+  ['dgram', dgramFactory],
+  ['native', (address) => bindNative({ address })],
+];
 
 for (const [kind, factory] of factories) {
   describe(`transport over ${kind}`, () => {

@@ -2,6 +2,7 @@ import * as assert from 'node:assert/strict';
 import fc from 'fast-check';
 import * as rlp from 'rlp';
 import {
+  DecodeStatus,
   DiscError,
   EndpointInput,
   HEAD_SIZE,
@@ -10,12 +11,15 @@ import {
   Packet,
   PacketFieldsByType,
   PacketType,
+  PacketView,
   decodePacket,
   encodePacket,
   ipToBytes,
   isValidPrivateKey,
   keccak256,
   nodeIdFromPrivateKey,
+  packetFromView,
+  readPacket,
   writePacket,
 } from '../../src';
 import { nobleCrypto } from '../helpers/noble-crypto';
@@ -238,6 +242,46 @@ describe('encodePacket -> decodePacket round trips', () => {
       }),
       { numRuns: 50 },
     );
+  });
+
+  it('reuses one PacketView across packets of mixed types without carrying state over', () => {
+    const anyPacket = fc.oneof(
+      ...([PacketType.Ping, PacketType.Pong, PacketType.Findnode, PacketType.Neighbors, PacketType.EnrRequest, PacketType.EnrResponse] as const).map(
+        (type) => (arbitraries[type] as fc.Arbitrary<PacketFieldsByType[PacketType]>).map((fields): AnyFields => ({ type, fields })),
+      ),
+    );
+    const priv = testKey('roundtrip view reuse');
+    fc.assert(
+      fc.property(fc.array(anyPacket, { minLength: 2, maxLength: 6 }), (list) => {
+        const view = new PacketView();
+        for (const f of list) {
+          const packet = encodePacket(f.type, f.fields, priv);
+          assert.equal(readPacket(view, packet, 0, packet.length, -1), DecodeStatus.Ok);
+          const p = packetFromView(view);
+          assertFields(p, f);
+          assert.deepEqual(p, decodePacket(packet, { ignoreExpiration: true }));
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('builds a shorter ENRRequest from a PacketView that last held a ping with an enr-seq', () => {
+    const priv = testKey('roundtrip view reuse');
+    const view = new PacketView();
+    const ping = encodePacket(
+      PacketType.Ping,
+      { from: { ip: '::1', udpPort: 30303 }, to: { ip: '::2', udpPort: 30303 }, expiration: 4102444800, enrSeq: 2n ** 63n },
+      priv,
+    );
+    assert.equal(readPacket(view, ping, 0, ping.length, -1), DecodeStatus.Ok);
+    assert.equal(packetFromView(view).type, PacketType.Ping);
+    const req = encodePacket(PacketType.EnrRequest, { expiration: 4102444800 }, priv);
+    assert.ok(req.length < ping.length);
+    assert.equal(readPacket(view, req, 0, req.length, -1), DecodeStatus.Ok);
+    const p = packetFromView(view);
+    assert.equal(p.type, PacketType.EnrRequest);
+    assert.equal('enrSeq' in p, false);
   });
 
   it('fills in version 4, tcp port 0 and an expiration 20 s from now when they are omitted', () => {
