@@ -5,6 +5,7 @@
 // keeps memory safe: that arguments are typed arrays and ranges are in bounds.
 #include <napi.h>
 
+#include "args.h"
 #include "core.h"
 #include "udp.h"
 
@@ -12,34 +13,14 @@ namespace {
 
 using discv4::kRange;
 
-struct Bytes {
-  uint8_t* data = nullptr;
-  size_t len = 0;
-};
+using discv4::Bytes;
 
-// Reads argument `i` as a Uint8Array (Buffer included). Returns false for
-// anything else so a wrong call fails with kRange instead of crashing.
 inline bool bytesArg(const Napi::CallbackInfo& info, size_t i, Bytes* out) {
-  napi_env env = info.Env();
-  napi_value v = info[i];
-  bool isTyped = false;
-  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) return false;
-  napi_typedarray_type type;
-  void* data = nullptr;
-  size_t length = 0;
-  napi_value ab;
-  size_t byteOffset = 0;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byteOffset) != napi_ok) {
-    return false;
-  }
-  if (type != napi_uint8_array) return false;
-  out->data = static_cast<uint8_t*>(data);
-  out->len = length;
-  return true;
+  return discv4::bytesArg(info.Env(), info[i], out);
 }
 
 inline bool u32Arg(const Napi::CallbackInfo& info, size_t i, uint32_t* out) {
-  return napi_get_value_uint32(info.Env(), info[i], out) == napi_ok;
+  return discv4::u32Arg(info.Env(), info[i], out);
 }
 
 // A range [off, off+need) inside `b`. An empty typed array may have a null

@@ -23,6 +23,8 @@
 // thread at exit) is torn down.
 #include "udp.h"
 
+#include "args.h"
+
 #include <uv.h>
 #ifdef _WIN32
 #include <winsock2.h>
@@ -108,30 +110,6 @@ struct SendReq {
   uv_udp_send_t req;
   uint8_t data[1];
 };
-
-struct Bytes {
-  uint8_t* data = nullptr;
-  size_t len = 0;
-};
-
-bool bytesArg(napi_env env, napi_value v, Bytes* out) {
-  bool isTyped = false;
-  if (napi_is_typedarray(env, v, &isTyped) != napi_ok || !isTyped) return false;
-  napi_typedarray_type type;
-  void* data = nullptr;
-  size_t length = 0;
-  napi_value ab;
-  size_t byteOffset = 0;
-  if (napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byteOffset) != napi_ok) return false;
-  if (type != napi_uint8_array) return false;
-  out->data = static_cast<uint8_t*>(data);
-  out->len = length;
-  return true;
-}
-
-bool u32Arg(napi_env env, napi_value v, uint32_t* out) {
-  return napi_get_value_uint32(env, v, out) == napi_ok;
-}
 
 class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
  public:
