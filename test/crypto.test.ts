@@ -6,6 +6,7 @@ import {
   DiscError,
   InvalidArgumentError,
   PacketType,
+  decodePacket,
   encodePacket,
   generatePrivateKey,
   isValidPrivateKey,
@@ -195,6 +196,12 @@ for (const crypto of BACKENDS) {
         assert.equal(toHex(buf.subarray(10, 10 + len)), w.packet);
         assert.ok(buf.subarray(0, 10).every((b) => b === 0xcc) && buf.subarray(10 + len).every((b) => b === 0xcc));
         assert.equal(toHex(encodePacket(PacketType.Findnode, fields, hex(w.privateKey), crypto)), w.packet);
+        // And it decodes back to those fields, sent by the walkthrough key.
+        const p = decodePacket(packet, { crypto });
+        assert.equal(p.type, PacketType.Findnode);
+        assert.ok(p.type === PacketType.Findnode && p.target.equals(fields.target) && p.expiration === fields.expiration);
+        assert.ok(p.nodeId.equals(nodeIdFromPrivateKey(hex(w.privateKey), crypto)));
+        assert.equal(toHex(p.hash), w.hash);
       });
     });
 

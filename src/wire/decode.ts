@@ -98,6 +98,11 @@ export function readPacket(
   nowSec: number,
   crypto: Crypto = nativeCrypto,
 ): DecodeStatus {
+  // A range outside the buffer is the caller's bug, not a bad datagram:
+  // say so instead of letting the native range status pass for a decode result.
+  if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
+    throw new InvalidArgumentError(`readPacket: range [${off}, ${off + len}) is outside the ${buf.length}-byte buffer`);
+  }
   const st = crypto.open(buf, off, len, view.nodeId, 0);
   if (st !== DecodeStatus.Ok) return st;
   const body = parseBody(view, buf, off, len);

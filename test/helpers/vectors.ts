@@ -41,11 +41,6 @@ export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }
 
-/** A JSON integer that may be written as a decimal string when above 2^53. */
-export function bigOf(v: number | string): bigint {
-  return BigInt(v);
-}
-
 // ------------------------------------------------------------ file shapes
 
 export interface KeccakVector {
