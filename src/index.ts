@@ -38,3 +38,6 @@ export { Netlist, parseCidr, relayIPError, isLAN, isLoopback } from './transport
 export { MemoryBondStore } from './transport/bonds';
 export type { BondStore, BondRecord } from './transport/bonds';
 export { signRecord, compressNodeId } from './enr/record';
+export { bindNative, NativePacketSocket } from './transport/native-socket';
+export { listen, bindSocket } from './transport/listen';
+export type { ListenOptions, SocketKind } from './transport/listen';

@@ -278,3 +278,32 @@ function rlpListOf(record: Buffer): Buffer {
   const header = payload.length < 56 ? Buffer.from([0xc0 + payload.length]) : Buffer.from([0xf8, payload.length]);
   return Buffer.concat([header, payload]);
 }
+
+describe('listen()', () => {
+  it('binds the native socket by default and serves pings', async () => {
+    const { listen, generatePrivateKey } = await import('../../src');
+    const a = await listen({ privateKey: generatePrivateKey(), address: '127.0.0.1' });
+    const b = await listen({ privateKey: generatePrivateKey(), address: '127.0.0.1', socketKind: 'dgram' });
+    try {
+      assert.equal(a.socket.kind, 'native');
+      assert.equal(b.socket.kind, 'dgram');
+      const info = await a.ping({ id: b.nodeId, ip: '127.0.0.1', udpPort: b.socket.address().port });
+      assert.equal(info.to.udpPort, a.socket.address().port);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('rejects with BindError (BIND_FAILED) when the port is taken', async () => {
+    const { listen, generatePrivateKey, BindError } = await import('../../src');
+    const a = await listen({ privateKey: generatePrivateKey(), address: '127.0.0.1' });
+    try {
+      await assert.rejects(
+        listen({ privateKey: generatePrivateKey(), address: '127.0.0.1', port: a.socket.address().port }),
+        (err: unknown) => err instanceof BindError && (err as InstanceType<typeof BindError>).code === 'BIND_FAILED' && /EADDRINUSE/.test((err as Error).message),
+      );
+    } finally {
+      await a.close();
+    }
+  });
+});
