@@ -1,5 +1,16 @@
 import { strict as assert } from 'node:assert';
-import { ClosedError, keccak256, nodeIdFromPrivateKey, PacketType, QueueFullError, recover, TimeoutError } from '../../src';
+import {
+  BindError,
+  ClosedError,
+  generatePrivateKey,
+  keccak256,
+  listen,
+  nodeIdFromPrivateKey,
+  PacketType,
+  QueueFullError,
+  recover,
+  TimeoutError,
+} from '../../src';
 import { readItem, RlpItem } from '../../src/wire/rlp';
 import type { NodeBytes } from '../../src/wire/encode';
 import { MAX_PACKET_SIZE } from '../../src/wire/types';
@@ -281,7 +292,6 @@ function rlpListOf(record: Buffer): Buffer {
 
 describe('listen()', () => {
   it('binds the native socket by default and serves pings', async () => {
-    const { listen, generatePrivateKey } = await import('../../src');
     const a = await listen({ privateKey: generatePrivateKey(), address: '127.0.0.1' });
     const b = await listen({ privateKey: generatePrivateKey(), address: '127.0.0.1', socketKind: 'dgram' });
     try {
@@ -295,12 +305,11 @@ describe('listen()', () => {
   });
 
   it('rejects with BindError (BIND_FAILED) when the port is taken', async () => {
-    const { listen, generatePrivateKey, BindError } = await import('../../src');
     const a = await listen({ privateKey: generatePrivateKey(), address: '127.0.0.1' });
     try {
       await assert.rejects(
         listen({ privateKey: generatePrivateKey(), address: '127.0.0.1', port: a.socket.address().port }),
-        (err: unknown) => err instanceof BindError && (err as InstanceType<typeof BindError>).code === 'BIND_FAILED' && /EADDRINUSE/.test((err as Error).message),
+        (err: unknown) => err instanceof BindError && (err as BindError).code === 'BIND_FAILED' && /EADDRINUSE/.test((err as Error).message),
       );
     } finally {
       await a.close();
