@@ -1,19 +1,22 @@
 /**
  * `npm run bench` — the project's scoreboard.
  *
- *   npm run bench              full run (about 2 minutes)
+ *   npm run bench              full run (about 3 minutes)
  *   npm run bench -- --quick   smoke run (well under 60 s)
  *
  * Prints progress while it runs, then one table: ops/s of each library per
  * operation and our ratio to @ethereumjs/devp2p measured in the same run.
+ * After the micro suites, the loopback end-to-end bench (bench/loopback:
+ * pongs/s of a real node on 127.0.0.1, ours vs DPT) adds its rows.
  * Writes the same figures to bench/results/micro.json (micro-quick.json for
- * --quick).
+ * --quick), the loopback ones under `loopback`.
  */
 import * as b from 'benny';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { microSuites, MicroSuite } from './micro';
+import { LoopbackResult, loopbackSummary, loopbackTableRows, runLoopback } from './loopback';
 
 interface Row {
   suite: string;
@@ -62,6 +65,15 @@ async function main(): Promise<void> {
   const all: Row[] = [];
   for (const s of suites) all.push(...(await runSuite(s)));
 
+  // The loopback end-to-end bench; a failure there must not lose the micro results.
+  let loopback: LoopbackResult | { error: string };
+  try {
+    loopback = await runLoopback({ quick, log: (s) => console.log(s) });
+  } catch (err) {
+    console.error('[loopback] failed:', err);
+    loopback = { error: (err as Error).message };
+  }
+
   const table = suites.map((s) => {
     const ours = all.find((r) => r.suite === s.name && r.library === s.ours.name)!;
     const theirs = s.ethjs && all.find((r) => r.suite === s.name && r.library === s.ethjs!.name);
@@ -87,11 +99,13 @@ async function main(): Promise<void> {
     t.ratioVsEthjs === null ? '-' : `${t.ratioVsEthjs.toFixed(1)}x`,
     t.others.map((o) => `${o.library} ${fmt(o.opsPerSec)} (${o.oursOverThis.toFixed(2)}x)`).join('; '),
   ]);
+  if (!('error' in loopback)) lines.push(...loopbackTableRows(loopback));
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const row = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ');
   console.log(row(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const l of lines) console.log(row(l));
+  if (!('error' in loopback)) console.log('\n' + loopbackSummary(loopback));
 
   const result = {
     date: new Date().toISOString(),
@@ -100,6 +114,7 @@ async function main(): Promise<void> {
     machine: { cpu: os.cpus()[0]?.model, cores: os.cpus().length, node: process.version, platform: `${process.platform}-${process.arch}` },
     table,
     rows: all,
+    loopback,
   };
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });

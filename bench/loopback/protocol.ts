@@ -26,8 +26,9 @@ export interface ServerStats {
   cpuCoresUsed: number;
   /** Event-loop utilisation since the last 'reset' (0..1). */
   elu: number;
-  /** process.resourceUsage().maxRSS, KiB. */
+  /** Peak RSS of the server process, KiB (VmHWM; getrusage maxRSS where /proc is missing). */
   maxRssKb: number;
+  maxRssSource: 'VmHWM' | 'maxRSS';
   rssKb: number;
   /** heapUsed after global.gc() (null when gc was not asked for or is not exposed). */
   heapUsedAfterGc: number | null;
