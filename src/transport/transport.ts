@@ -28,7 +28,7 @@ import {
 import { ipToString, toIpBytes } from '../wire/ip';
 import { readBigUint } from '../wire/rlp';
 import { DEFAULT_EXPIRATION_SEC, Endpoint, NODE_ID_SIZE, Packet, PacketType, PING_VERSION } from '../wire/types';
-import { bondKey, BondRecord, BondStore, MemoryBondStore } from './bonds';
+import { BondRecord, BondStore, MemoryBondStore } from './bonds';
 import { Clock, systemClock } from './clock';
 import { Netlist, relayIPError } from './netutil';
 import { MatchResult, Matcher, PendingQueue } from './pending';
@@ -306,21 +306,25 @@ export class Transport extends EventEmitter {
   private handlePing(view: PacketView, from: RemoteAddress): void {
     // Reply to the datagram's real source, whatever the ping claims.
     this.sendPong(view, from);
-    const nodeKey = latin1(view.nodeId);
-    const ipKey = ipKeyOf(from.ip);
-    const key = bondKey(nodeKey, ipKey);
     const now = this.wallNow();
-    const rec = this.bonds.upsert(key);
+    const rec = this.bonds.upsert(view.nodeId, 0, from.ip);
     rec.lastPingReceivedMs = now;
-    const waiters = this.pingWaiters.get(key);
-    if (waiters !== undefined) {
-      this.pingWaiters.delete(key);
-      for (const w of waiters) w();
+    if (this.pingWaiters.size > 0) {
+      const key = latin1(view.nodeId) + ipKeyOf(from.ip);
+      const waiters = this.pingWaiters.get(key);
+      if (waiters !== undefined) {
+        this.pingWaiters.delete(key);
+        for (const w of waiters) w();
+      }
     }
     const wantsInbound = this.listenerCount('inboundNode') > 0;
     if (now - rec.lastPongReceivedMs > this.bondExpirationMs) {
       // No endpoint proof on file: ping back so both sides are bonded; the
-      // node becomes a table candidate only once it answers.
+      // node becomes a table candidate only once it answers. (Keys are
+      // built here only: once per new node, not per ping.)
+      const nodeKey = latin1(view.nodeId);
+      const ipKey = ipKeyOf(from.ip);
+      const key = nodeKey + ipKey;
       if (!this.pingBacks.has(key) && !this.closed) {
         this.pingBacks.add(key);
         const node = this.verifiedFromView(view, from);
@@ -370,7 +374,7 @@ export class Transport extends EventEmitter {
       this.drops.unsolicited++;
       return;
     }
-    this.bonds.upsert(bondKey(nodeKey, ipKey)).lastPongReceivedMs = this.wallNow();
+    this.bonds.upsert(view.nodeId, 0, from.ip).lastPongReceivedMs = this.wallNow();
     this.emitPacket(view, from);
   }
 
@@ -383,7 +387,7 @@ export class Transport extends EventEmitter {
    * packets many times larger than the request (amplification).
    */
   private verifyBonded(view: PacketView, from: RemoteAddress): boolean {
-    const rec = this.bonds.get(bondKey(latin1(view.nodeId), ipKeyOf(from.ip)));
+    const rec = this.bonds.get(view.nodeId, 0, from.ip);
     if (rec === undefined || this.wallNow() - rec.lastPongReceivedMs > this.bondExpirationMs) {
       this.drops.unbonded++;
       return false;
@@ -557,8 +561,8 @@ export class Transport extends EventEmitter {
    * (geth ensureBond; we return early when its ping arrives).
    */
   private async ensureBond(n: CheckedNode, nodeKey: string, ipKey: string): Promise<BondRecord> {
-    const key = bondKey(nodeKey, ipKey);
-    const rec = this.bonds.get(key);
+    const key = nodeKey + ipKey;
+    const rec = this.bonds.get(n.id, 0, n.ip);
     const now = this.wallNow();
     if (rec !== undefined && now - rec.lastPingReceivedMs <= this.bondExpirationMs && rec.findFails <= MAX_FINDNODE_FAILURES) {
       return rec;
@@ -580,7 +584,7 @@ export class Transport extends EventEmitter {
     });
     await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey);
     await pinged;
-    return this.bonds.upsert(key);
+    return this.bonds.upsert(n.id, 0, n.ip);
   }
 
   /**
@@ -696,7 +700,7 @@ export class Transport extends EventEmitter {
 
   /** Whether `node` holds a fresh endpoint proof with us (answered our ping from this IP). */
   isBonded(id: Uint8Array, ip: Uint8Array | string): boolean {
-    const rec = this.bonds.get(bondKey(latin1(Buffer.from(id)), ipKeyOf(toIpBytes(ip))));
+    const rec = this.bonds.get(id, 0, toIpBytes(ip));
     return rec !== undefined && this.wallNow() - rec.lastPongReceivedMs <= this.bondExpirationMs;
   }
 
