@@ -129,6 +129,21 @@ export interface TransportStats {
   timeouts: number;
 }
 
+/** Events of a Transport, by name. Packet events carry copies, safe to keep. */
+export interface TransportEvents {
+  ping: [InboundPacket<Extract<Packet, { type: PacketType.Ping }>>];
+  pong: [InboundPacket<Extract<Packet, { type: PacketType.Pong }>>];
+  findnode: [InboundPacket<Extract<Packet, { type: PacketType.Findnode }>>];
+  neighbors: [InboundPacket<Extract<Packet, { type: PacketType.Neighbors }>>];
+  enrRequest: [InboundPacket<Extract<Packet, { type: PacketType.EnrRequest }>>];
+  enrResponse: [InboundPacket<Extract<Packet, { type: PacketType.EnrResponse }>>];
+  /** A node that pinged us and holds a fresh endpoint proof (answered our ping). */
+  inboundNode: [VerifiedNode];
+  /** A handler threw (counted as drops.handler_error); the read loop goes on. */
+  handlerError: [unknown];
+  close: [];
+}
+
 const TYPE_NAMES = ['', 'ping', 'pong', 'findnode', 'neighbors', 'enrRequest', 'enrResponse'] as const;
 
 /** 4 or 16 IP bytes as a short latin1 string: the IP half of map keys. */
@@ -149,6 +164,14 @@ function latin1(b: Buffer): string {
   return b.toString('latin1');
 }
 
+export interface Transport {
+  on<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): this;
+  once<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): this;
+  off<K extends keyof TransportEvents>(event: K, listener: (...args: TransportEvents[K]) => void): this;
+  emit<K extends keyof TransportEvents>(event: K, ...args: TransportEvents[K]): boolean;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Transport extends EventEmitter {
   readonly nodeId: Buffer;
   readonly socket: PacketSocket;
@@ -298,7 +321,7 @@ export class Transport extends EventEmitter {
     };
     // Views into the receive slot die with this callback: give listeners copies.
     copyPacketBytes(info.packet);
-    this.emit(name, info);
+    (this.emit as (event: string, arg: InboundPacket) => boolean)(name, info);
   }
 
   // ------------------------------------------------------------ PING/v4

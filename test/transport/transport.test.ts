@@ -316,3 +316,40 @@ describe('listen()', () => {
     }
   });
 });
+
+describe('transport events', () => {
+  it('emits each inbound packet type with copies of its bytes and the real source', async () => {
+    // Native sockets: their receive slab is reused, so a view would change under the listener.
+    const native = (address: string) => bindNative({ address });
+    const b = await startNode('127.0.0.1', { closest: () => [] }, native);
+    const a = await startNode('127.0.0.1', {}, native);
+    try {
+      const seen: string[] = [];
+      let pingEvent: { packet: { nodeId: Buffer; hash: Buffer }; from: { address: string; port: number } } | undefined;
+      b.t.on('ping', (e) => {
+        seen.push('ping');
+        pingEvent = e;
+      });
+      b.t.on('findnode', () => seen.push('findnode'));
+      b.t.on('enrRequest', () => seen.push('enrRequest'));
+      a.t.on('pong', () => seen.push('pong'));
+      a.t.on('neighbors', () => seen.push('neighbors'));
+      a.t.on('enrResponse', () => seen.push('enrResponse'));
+      await a.t.findnode(b.node, a.t.nodeId);
+      await a.t.requestENR(b.node);
+      for (const name of ['ping', 'pong', 'findnode', 'neighbors', 'enrRequest', 'enrResponse']) {
+        assert.ok(seen.includes(name), `no ${name} event (saw ${seen.join(',')})`);
+      }
+      assert.ok(pingEvent);
+      assert.deepEqual(pingEvent.packet.nodeId, a.t.nodeId);
+      assert.equal(pingEvent.from.address, '127.0.0.1');
+      assert.equal(pingEvent.from.port, a.node.udpPort);
+      // A copy: it survives the receive slot being reused by later datagrams.
+      const hash = Buffer.from(pingEvent.packet.hash);
+      await a.t.ping(b.node);
+      assert.deepEqual(pingEvent.packet.hash, hash);
+    } finally {
+      await Promise.all([a.t.close(), b.t.close()]);
+    }
+  });
+});
