@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { Crypto, nativeCrypto, nodeIdFromPrivateKey } from '../crypto';
 import { ClosedError, DECODE_ERROR_CODES, DecodeStatus, DiscError, InvalidArgumentError, TimeoutError } from '../errors';
-import { signRecord } from '../enr/record';
+import { parseRecord, signRecord } from '../enr/record';
 import { packetFromView, PacketView, readPacket } from '../wire/decode';
 import {
   expirationFromNow,
@@ -692,7 +692,15 @@ export class Transport extends EventEmitter {
           return MatchResult.Done;
         },
         onDone: (err) => {
-          if (err === undefined && record !== undefined) resolve(record);
+          if (err === undefined && record !== undefined) {
+            // The record must verify and belong to the node we asked (geth:
+            // "invalid ID in response record"), or anyone on the path could
+            // hand us someone else's record.
+            const parsed = parseRecord(record, this.crypto);
+            if (typeof parsed === 'string') reject(new DiscError('BAD_RECORD', `invalid record in ENRResponse: ${parsed}`));
+            else if (!parsed.nodeId.equals(n.id)) reject(new DiscError('BAD_RECORD', 'ENRResponse record belongs to another node'));
+            else resolve(record);
+          }
           else {
             reject(err ?? new TimeoutError('requestENR: no response'));
           }
