@@ -735,6 +735,11 @@ export class Transport extends EventEmitter {
     return rec !== undefined && this.wallNow() - rec.lastPongReceivedMs <= this.bondExpirationMs;
   }
 
+  /** Consecutive findnode failures of this node at this IP (reset by a success). */
+  findFails(id: Uint8Array, ip: Uint8Array | string): number {
+    return this.bonds.get(id, 0, toIpBytes(ip))?.findFails ?? 0;
+  }
+
   stats(): TransportStats {
     const byType = (a: Float64Array) => {
       const o: Record<string, number> = {};
