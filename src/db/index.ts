@@ -1,0 +1,17 @@
+/**
+ * The persistent node database (see nodedb.ts for the key layout, write
+ * queue, corruption and sharing rules).
+ */
+export {
+  NodeDB,
+  SCHEMA_VERSION,
+  DATA_FILE,
+  DEFAULT_EXPIRY_MS,
+  DEFAULT_EXPIRY_INTERVAL_MS,
+  DEFAULT_EXPIRE_MAX_WORK,
+  DEFAULT_MAX_PENDING_WRITES,
+} from './nodedb';
+export type { NodeDBOptions, NodeDBStats, StoredNode } from './nodedb';
+export { DbError, RESET_ADVICE } from './errors';
+export type { DbErrorCode } from './errors';
+export { MAX_RECORD_BYTES } from './codec';

@@ -1,0 +1,768 @@
+/**
+ * Persistent node database: nodes we have talked to, so a restart can seed
+ * the table from live peers instead of only the bootnodes, plus our own
+ * record's sequence number (which must never go backwards, EIP-778) and
+ * small values for other modules. Modelled on go-ethereum
+ * p2p/enode/nodedb.go, on LMDB (lmdb-store.ts) or in memory (store.ts).
+ *
+ * Key layout (keys are bytes; <id> is the raw 64-byte node id):
+ *
+ *   version        -> u32 BE schema version (SCHEMA_VERSION)
+ *   local:seq      -> u64 BE sequence number of our own ENR
+ *   meta:<name>    -> opaque bytes of other modules (name is UTF-8)
+ *   n:<id>         -> node value, below
+ *
+ * geth keeps one key per field and endpoint (n:<id>:v4:<ip16>:findfail,
+ * :lastping, :lastpong, ...). We keep ONE record per node id holding its
+ * latest endpoint: a node that moves overwrites its old address, reads and
+ * writes touch one key, and expiry examines one entry per node. 'n;' is the
+ * first key after every 'n:' key, so [n:, n;) spans exactly the nodes.
+ *
+ * Node value (format 1, big-endian; fixed fields first so no tags are needed):
+ *
+ *   0  u8   format = 1
+ *   1  u8   flags: 1 = seq present, 2 = record present
+ *   2  f64  lastPongReceivedMs
+ *  10  f64  lastPingSentMs
+ *  18  u32  findFails
+ *  22  u16  udpPort
+ *  24  u16  tcpPort
+ *  26  u8   ip length (4 | 16), then the ip
+ *   .. u64  seq                      (flag 1)
+ *   .. u16  record length, record    (flag 2, <= 300 bytes)
+ *
+ * 27 + 4 bytes for an IPv4 node without a record; ~330 with one.
+ *
+ * Versioning: `version` is written when the DB is created and checked on
+ * open. A mismatch rejects with DB_VERSION instead of wiping the files as
+ * geth does: the caller decides, and the message says how to reset.
+ *
+ * Write queue: writes are applied to an in-memory overlay at once (so
+ * getNode sees them) and committed in batches, one batch in flight at a
+ * time; writes to the same key coalesce while they wait. If the engine is
+ * slow and more than `maxPendingWrites` keys wait, the least recently
+ * written NODE entry is dropped (stats().droppedWrites): its key then
+ * reads as whatever is committed or in flight. Node entries are a cache
+ * that the protocol re-learns, so losing some beats unbounded memory.
+ * Meta and local-seq writes are never dropped; their promises resolve once
+ * the batch holding them is durable.
+ *
+ * Corruption: files whose header is garbage reject open() with DB_CORRUPT
+ * (checked before LMDB sees them, see lmdb-store.ts); engine errors while
+ * opening or reading become DB_CORRUPT (or DB_IO for file-system errors).
+ * A node VALUE that does not decode (written by something else) is treated
+ * as absent: skipped and counted in stats().corruptEntries (each time one
+ * is skipped), never deleted behind the caller's back; the next putNode of
+ * that id overwrites it and deleteNode removes it. A malformed `version`
+ * or `local:seq` entry rejects open() with DB_CORRUPT. Nothing is ever
+ * wiped automatically. LMDB has no page checksums: damage inside the
+ * B-tree behind a valid header can still crash the process in native code
+ * (SIGSEGV or an LMDB assertion's abort()). `verifyInChild` reads the DB
+ * in a throwaway process first and turns that into DB_CORRUPT too.
+ *
+ * Sharing: LMDB lets several processes share a DB (MVCC readers, one
+ * writer at a time through its lock file) without corrupting it, so a
+ * second PROCESS may open the directory; its committed writes become
+ * visible here from our next event turn on (lmdb-js renews its read
+ * snapshot per turn), but our `size` is not updated by them. Within ONE
+ * process a second open() of a directory that is open rejects with
+ * DB_LOCKED: two lmdb-js handles on one file in one process renew their
+ * read snapshots at unpredictable points (in our trials a reader missed
+ * the other handle's committed write, one event turn later, in 73 of 120
+ * checks, and one test run hung), and two overlays over one DB would
+ * disagree anyway; share the NodeDB instance instead. Two live nodes sharing one DB would also
+ * share `local:seq`: give each node its own directory.
+ */
+import { randomFillSync, randomInt } from 'node:crypto';
+import { mkdir, realpath, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import {
+  LOCAL_SEQ_KEY,
+  NODE_END,
+  NODE_KEY_BYTES,
+  NODE_PREFIX,
+  NODE_START,
+  VERSION_KEY,
+  decodeNode,
+  encodeNode,
+  encodeU32,
+  encodeU64,
+  metaKey,
+  nodeKey,
+  validateNode,
+  type StoredNode,
+} from './codec';
+import { DbError, RESET_ADVICE, type DbErrorCode } from './errors';
+import { LmdbStore, checkLmdbHeader, probeLmdbFile } from './lmdb-store';
+import { MemoryStore, lowerBound, type KVStore, type WriteOp } from './store';
+
+export type { StoredNode } from './codec';
+
+/** Bump on any incompatible change of the key layout or value format. */
+export const SCHEMA_VERSION = 1;
+/** geth's dbNodeExpiration: a node unseen for a day is dropped. */
+export const DEFAULT_EXPIRY_MS = 24 * 60 * 60 * 1000;
+/** geth's dbCleanupCycle. */
+export const DEFAULT_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
+/**
+ * Entries one expire() run examines. At one run per hour this sweeps
+ * 24 x 10,000 = 240,000 nodes per expiry window, far more than a discv4
+ * node meets, while one run stays short (~25 ms of event-loop time for
+ * 10,000 entries on LMDB, measured).
+ */
+export const DEFAULT_EXPIRE_MAX_WORK = 10_000;
+/** 20,000 x at most ~500 bytes (value <= ~360, key string, Map entry) = ~10 MB at most. */
+export const DEFAULT_MAX_PENDING_WRITES = 20_000;
+/** The LMDB file inside the DB directory (LMDB adds `nodes.mdb-lock`). */
+export const DATA_FILE = 'nodes.mdb';
+const MEMORY_LABEL = ':memory:';
+
+/** Real paths of the DB directories open (or opening) in this process (see "Sharing"). */
+const openDirs = new Set<string>();
+
+export interface NodeDBOptions {
+  /** Nodes whose lastPongReceivedMs is older than this are deleted by expire(). Default 24 h. */
+  expiryMs?: number;
+  /** Wall clock, default Date.now (tests inject). */
+  now?: () => number;
+  /**
+   * Distinct keys that may wait for the engine before the oldest node
+   * write is dropped (see "Write queue" above). Default 20,000; Infinity
+   * disables dropping (e.g. a simulation loading many nodes in one turn).
+   */
+  maxPendingWrites?: number;
+  /**
+   * Before opening an existing DB, read it whole in a child process
+   * (process.execPath), so damage that would crash LMDB's native code
+   * rejects with DB_CORRUPT instead (see "Corruption"). Costs one process
+   * start, ~100 ms, per open. Default true: a node must never crash on a
+   * damaged DB; pass false only where the DB is known sound. Ignored in memory.
+   */
+  verifyInChild?: boolean;
+}
+
+export interface NodeDBStats {
+  /** Stored nodes, as seen by this instance. */
+  nodes: number;
+  /** Keys waiting for or being committed. */
+  pendingWrites: number;
+  /** Node writes dropped because the queue was full. */
+  droppedWrites: number;
+  /** Nodes deleted by expire(), all runs. */
+  expired: number;
+  /** Undecodable node entries skipped (counted each time one is met). */
+  corruptEntries: number;
+  /** Writes lost because the engine failed to commit them. */
+  writeErrors: number;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+interface Entry {
+  key: Buffer;
+  ks: string;
+  value: Buffer;
+}
+
+/** Keys of the overlay are latin1 strings of the key bytes: one char per byte. */
+function isNodeKs(ks: string): boolean {
+  return ks.length === NODE_KEY_BYTES && ks.charCodeAt(0) === 0x6e /* n */ && ks.charCodeAt(1) === 0x3a /* : */;
+}
+
+async function fileHasData(file: string): Promise<boolean> {
+  try {
+    return (await stat(file)).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** File-system errors (errno names) are DB_IO; anything else from the engine means bad data. */
+function classify(err: unknown): DbErrorCode {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return 'DB_IO';
+  if (/\bE(ACCES|PERM|ROFS|NOSPC|IO|NOENT|NOTDIR|ISDIR|MFILE|NFILE|NOMEM|AGAIN)\b|permission denied|no space/i.test(errText(err))) return 'DB_IO';
+  return 'DB_CORRUPT';
+}
+
+export class NodeDB {
+  /** The DB directory, or null for the in-memory DB. */
+  readonly path: string | null;
+  private readonly label: string;
+  private readonly store: KVStore;
+  private readonly expiryMs: number;
+  private readonly now: () => number;
+  private readonly maxPending: number;
+
+  /** Writes not yet handed to the engine; Map order = least recently written first. */
+  private pending = new Map<string, Buffer | null>();
+  /** The batch the engine is committing; still part of what reads see. */
+  private inflight: Map<string, Buffer | null> | undefined;
+  /** Resolved when the next batch is committed and durable. */
+  private waiters: Waiter[] = [];
+  private pumpTimer: NodeJS.Immediate | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  /** First node key the next expire() run examines (undefined: the first node). */
+  private expireCursor: Buffer | undefined;
+  /** A background write failure not yet reported by flush(). */
+  private failure: DbError | undefined;
+  private nodeCount = 0;
+  private droppedWrites = 0;
+  private expiredTotal = 0;
+  private corruptEntries = 0;
+  private writeErrors = 0;
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  /** Our entry in openDirs, released by close(). */
+  private realDir: string | undefined;
+
+  private constructor(store: KVStore, path: string | null, opts: NodeDBOptions) {
+    this.store = store;
+    this.path = path;
+    this.label = path ?? MEMORY_LABEL;
+    this.expiryMs = opts.expiryMs ?? DEFAULT_EXPIRY_MS;
+    this.now = opts.now ?? Date.now;
+    this.maxPending = opts.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
+  }
+
+  /**
+   * Opens (creating if missing) the DB in directory `dir`; `null` gives an
+   * in-memory DB with the same behaviour. Rejects with DbError: DB_VERSION
+   * (another schema version), DB_CORRUPT (garbage files or entries),
+   * DB_LOCKED (already open in this process), DB_IO (file system). The
+   * message names the path and, where resetting helps, how.
+   */
+  static async open(dir: string | null, opts: NodeDBOptions = {}): Promise<NodeDB> {
+    if (dir === null) return NodeDB.start(new MemoryStore(), null, opts);
+    const path = resolve(dir);
+    try {
+      await mkdir(path, { recursive: true });
+    } catch (err) {
+      throw new DbError('DB_IO', path, `cannot create node DB directory ${path}: ${errText(err)}`, { cause: err });
+    }
+    let real: string;
+    try {
+      real = await realpath(path);
+    } catch (err) {
+      throw new DbError('DB_IO', path, `cannot resolve node DB directory ${path}: ${errText(err)}`, { cause: err });
+    }
+    if (openDirs.has(real)) {
+      throw new DbError('DB_LOCKED', path, `node DB at ${path} is already open in this process; close it first or share that NodeDB`);
+    }
+    // Claimed before the first await below, so two concurrent opens cannot both pass.
+    openDirs.add(real);
+    try {
+      const file = join(path, DATA_FILE);
+      let bad: string | undefined;
+      try {
+        bad = await checkLmdbHeader(file);
+      } catch (err) {
+        throw new DbError('DB_IO', path, `cannot read node DB at ${path}: ${errText(err)}`, { cause: err });
+      }
+      if (!bad && (opts.verifyInChild ?? true) && (await fileHasData(file))) bad = await probeLmdbFile(file);
+      if (bad) throw new DbError('DB_CORRUPT', path, `node DB at ${path} is corrupt (${DATA_FILE}: ${bad}); ${RESET_ADVICE}`);
+      let store: LmdbStore;
+      try {
+        store = LmdbStore.open(file);
+      } catch (err) {
+        throw NodeDB.engineError(path, 'cannot open', err);
+      }
+      const db = await NodeDB.start(store, path, opts);
+      db.realDir = real;
+      return db;
+    } catch (err) {
+      openDirs.delete(real);
+      throw err;
+    }
+  }
+
+  private static async start(store: KVStore, path: string | null, opts: NodeDBOptions): Promise<NodeDB> {
+    const db = new NodeDB(store, path, opts);
+    try {
+      await db.load();
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err instanceof DbError ? err : NodeDB.engineError(db.label, 'cannot open', err);
+    }
+    return db;
+  }
+
+  private static engineError(label: string, what: string, err: unknown): DbError {
+    const code = classify(err);
+    const tail = code === 'DB_CORRUPT' ? `; ${RESET_ADVICE}` : '';
+    return new DbError(code, label, `${what} node DB at ${label}: ${errText(err)}${tail}`, { cause: err });
+  }
+
+  /** Checks the schema version (writing it into a new DB) and counts the nodes. */
+  private async load(): Promise<void> {
+    const version = this.storeGet(VERSION_KEY);
+    if (version === undefined) {
+      if (!this.storeEmpty()) {
+        throw new DbError('DB_VERSION', this.label, `node DB at ${this.label} holds data but no schema version (this build expects ${SCHEMA_VERSION}); ${RESET_ADVICE}`);
+      }
+      await this.store.write([{ key: VERSION_KEY, value: encodeU32(SCHEMA_VERSION) }]);
+      await this.store.sync();
+    } else if (version.length !== 4) {
+      throw new DbError('DB_CORRUPT', this.label, `node DB at ${this.label} has a malformed version entry (${version.length} bytes); ${RESET_ADVICE}`);
+    } else if (version.readUInt32BE(0) !== SCHEMA_VERSION) {
+      throw new DbError(
+        'DB_VERSION',
+        this.label,
+        `node DB at ${this.label} has schema version ${version.readUInt32BE(0)}, this build expects ${SCHEMA_VERSION}; ${RESET_ADVICE}`,
+      );
+    }
+    const seq = this.storeGet(LOCAL_SEQ_KEY);
+    if (seq !== undefined && seq.length !== 8) {
+      // Guessing a sequence number could reuse one: refuse instead.
+      throw new DbError('DB_CORRUPT', this.label, `node DB at ${this.label} has a malformed local:seq entry (${seq.length} bytes); ${RESET_ADVICE}`);
+    }
+    // Reading every node once also surfaces damaged pages now, as
+    // DB_CORRUPT, rather than in the middle of a later call.
+    for (const [key, value] of this.storeRange(NODE_START)) {
+      if (key.length === NODE_KEY_BYTES && decodeNode(key.subarray(NODE_PREFIX.length), value)) this.nodeCount++;
+      else this.corruptEntries++;
+    }
+  }
+
+  // ---- reads and writes of single nodes ----
+
+  getNode(id: Uint8Array): StoredNode | undefined {
+    this.checkOpen();
+    const key = nodeKey(id);
+    const v = this.lookup(key.toString('latin1'), key);
+    return v ? this.decode(key, v) : undefined;
+  }
+
+  /** Stores (replacing) the node; getNode sees it at once, the disk a little later. */
+  putNode(n: StoredNode): void {
+    this.checkOpen();
+    validateNode(n);
+    const key = nodeKey(n.id);
+    const ks = key.toString('latin1');
+    if (!this.isNodeValue(this.lookup(ks, key))) this.nodeCount++;
+    this.enqueue(ks, encodeNode(n));
+  }
+
+  /** Applies `patch` to a stored node; false if the node is unknown. `seq: undefined` / `record: undefined` clear those fields. */
+  updateNode(id: Uint8Array, patch: Partial<Omit<StoredNode, 'id'>>): boolean {
+    this.checkOpen();
+    const cur = this.getNode(id);
+    if (!cur) return false;
+    const next: StoredNode = { ...cur, ...patch, id: cur.id };
+    if ('seq' in patch && patch.seq === undefined) delete next.seq;
+    if ('record' in patch && patch.record === undefined) delete next.record;
+    validateNode(next);
+    this.enqueue(nodeKey(id).toString('latin1'), encodeNode(next));
+    return true;
+  }
+
+  deleteNode(id: Uint8Array): void {
+    this.checkOpen();
+    const key = nodeKey(id);
+    const ks = key.toString('latin1');
+    const prev = this.lookup(ks, key);
+    // Nothing visible: no write. An undecodable entry is deleted too: the caller asked.
+    if (!prev) return;
+    if (this.isNodeValue(prev)) this.nodeCount--;
+    this.enqueue(ks, null);
+  }
+
+  get size(): number {
+    return this.nodeCount;
+  }
+
+  stats(): NodeDBStats {
+    return {
+      nodes: this.nodeCount,
+      pendingWrites: this.pending.size + (this.inflight?.size ?? 0),
+      droppedWrites: this.droppedWrites,
+      expired: this.expiredTotal,
+      corruptEntries: this.corruptEntries,
+      writeErrors: this.writeErrors,
+    };
+  }
+
+  // ---- scans ----
+
+  /**
+   * Up to n random nodes whose lastPongReceivedMs is within maxAgeMs of
+   * now (geth's QuerySeeds): at most 5n random seeks, each taking the first
+   * node at or after a random id. Fewer than n come back when few nodes
+   * are recent.
+   */
+  seedNodes(n: number, maxAgeMs: number): StoredNode[] {
+    this.checkOpen();
+    const out: StoredNode[] = [];
+    if (!(n > 0)) return out;
+    const now = this.now();
+    const overlay = this.overlayNodeKeys();
+    const seen = new Set<string>();
+    const seek = Buffer.alloc(NODE_KEY_BYTES);
+    NODE_PREFIX.copy(seek, 0);
+    let first = 0;
+    for (let seeks = 0; out.length < n && seeks < n * 5; seeks++) {
+      randomFillSync(seek, NODE_PREFIX.length);
+      // As geth: the first id byte advances by a random 0..15 per seek, so
+      // successive seeks sweep the key space and a small DB gets all its
+      // nodes visited rather than the ones after the largest gaps.
+      first = (first + (seek[NODE_PREFIX.length] % 16)) & 0xff;
+      seek[NODE_PREFIX.length] = first;
+      let hit: { ks: string; node: StoredNode } | undefined;
+      for (const e of this.entries(seek, overlay)) {
+        const node = this.decode(e.key, e.value);
+        if (node) {
+          hit = { ks: e.ks, node };
+          break;
+        }
+      }
+      if (!hit) {
+        first = 0; // past the last node: wrap around
+        continue;
+      }
+      if (now - hit.node.lastPongReceivedMs > maxAgeMs || seen.has(hit.ks)) continue;
+      seen.add(hit.ks);
+      out.push(hit.node);
+    }
+    // The sweep above returns ids in ascending runs; callers get no order.
+    for (let i = out.length - 1; i > 0; i--) {
+      const j = randomInt(i + 1);
+      [out[i], out[j]] = [out[j], out[i]];
+    }
+    return out;
+  }
+
+  /**
+   * Deletes nodes whose lastPongReceivedMs (0 = never) is older than
+   * expiryMs, examining at most maxWork entries and resuming where the
+   * previous call stopped; after the last node the next call starts over
+   * (a run never wraps within itself). Returns the number deleted.
+   */
+  expire(maxWork = DEFAULT_EXPIRE_MAX_WORK): number {
+    this.checkOpen();
+    const threshold = this.now() - this.expiryMs;
+    let examined = 0;
+    let deleted = 0;
+    let next: Buffer | undefined;
+    for (const e of this.entries(this.expireCursor ?? NODE_START, this.overlayNodeKeys())) {
+      if (examined >= maxWork) {
+        // Resume AT the first entry not examined (copied: engines may reuse
+        // key buffers); if it is deleted meanwhile the scan just moves on.
+        next = Buffer.from(e.key);
+        break;
+      }
+      examined++;
+      const node = this.decode(e.key, e.value);
+      // Undecodable entries are left alone (see "Corruption"), only counted.
+      if (node && node.lastPongReceivedMs < threshold) {
+        this.enqueue(e.ks, null);
+        this.nodeCount--;
+        deleted++;
+      }
+    }
+    this.expireCursor = next;
+    this.expiredTotal += deleted;
+    return deleted;
+  }
+
+  /** Runs expire() every intervalMs (default 1 h) on a timer that does not keep the process alive. */
+  startExpiry(intervalMs = DEFAULT_EXPIRY_INTERVAL_MS): void {
+    this.checkOpen();
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = setInterval(() => {
+      try {
+        this.expire();
+      } catch (err) {
+        // No caller to throw to: keep it for the next flush().
+        this.failure ??= err instanceof DbError ? err : NodeDB.engineError(this.label, 'expiry failed in', err);
+      }
+    }, intervalMs);
+    this.expiryTimer.unref();
+  }
+
+  // ---- local sequence number and meta values ----
+
+  /** Our own record's sequence number (0n if never set). */
+  localSeq(): bigint {
+    this.checkOpen();
+    const v = this.lookup(LOCAL_SEQ_KEY.toString('latin1'), LOCAL_SEQ_KEY);
+    if (!v) return 0n;
+    if (v.length !== 8) throw new DbError('DB_CORRUPT', this.label, `node DB at ${this.label} has a malformed local:seq entry; ${RESET_ADVICE}`);
+    return v.readBigUInt64BE(0);
+  }
+
+  /** Durable when the promise resolves. */
+  async setLocalSeq(seq: bigint): Promise<void> {
+    this.checkOpen();
+    await this.durableWrite(LOCAL_SEQ_KEY.toString('latin1'), encodeU64(seq));
+  }
+
+  getMeta(key: string): Buffer | undefined {
+    this.checkOpen();
+    const k = metaKey(key);
+    const v = this.lookup(k.toString('latin1'), k);
+    return v ? Buffer.from(v) : undefined;
+  }
+
+  /** Durable when the promise resolves. */
+  async putMeta(key: string, value: Buffer): Promise<void> {
+    this.checkOpen();
+    // Copied: the caller may reuse its buffer before the write commits.
+    await this.durableWrite(metaKey(key).toString('latin1'), Buffer.from(value));
+  }
+
+  // ---- durability and shutdown ----
+
+  /** Resolves when every write made so far is durable; rejects with DB_IO if a background write failed since the last flush. */
+  async flush(): Promise<void> {
+    this.checkOpen();
+    let error: unknown;
+    try {
+      await this.barrier();
+    } catch (err) {
+      error = err;
+    }
+    error ??= this.failure;
+    this.failure = undefined;
+    if (error) throw error;
+  }
+
+  /** Flushes and closes; idempotent. Later calls throw DbError DB_IO. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.expiryTimer = undefined;
+    let error: unknown;
+    try {
+      await this.barrier();
+    } catch (err) {
+      error = err;
+    }
+    error ??= this.failure;
+    try {
+      await this.store.close();
+    } catch (err) {
+      error ??= NodeDB.engineError(this.label, 'cannot close', err);
+    }
+    if (this.realDir) openDirs.delete(this.realDir);
+    if (error) throw error;
+  }
+
+  // ---- the write queue ----
+
+  private checkOpen(): void {
+    if (this.closed) throw new DbError('DB_IO', this.label, `node DB at ${this.label} is closed`);
+  }
+
+  /** What reads see for a key: queued, then in flight, then committed. null = deleted. */
+  private lookup(ks: string, key: Buffer): Buffer | null | undefined {
+    const p = this.pending.get(ks);
+    if (p !== undefined) return p;
+    const f = this.inflight?.get(ks);
+    if (f !== undefined) return f;
+    return this.storeGet(key);
+  }
+
+  private overlayGet(ks: string): Buffer | null | undefined {
+    const p = this.pending.get(ks);
+    return p !== undefined ? p : this.inflight?.get(ks);
+  }
+
+  private enqueue(ks: string, value: Buffer | null): void {
+    // Re-inserting moves the key to the newest end, so the Map's first
+    // node key is always the least recently written one.
+    this.pending.delete(ks);
+    this.pending.set(ks, value);
+    if (this.pending.size <= this.maxPending) {
+      this.schedulePump();
+    } else if (!this.inflight) {
+      this.pump();
+    } else {
+      this.dropOldest();
+    }
+  }
+
+  private durableWrite(ks: string, value: Buffer): Promise<void> {
+    // Join the waiters before enqueueing: enqueue may start the batch at once.
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.enqueue(ks, value);
+    return done;
+  }
+
+  /** Resolves when everything written so far is committed and durable. */
+  private barrier(): Promise<void> {
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.pump();
+    return done;
+  }
+
+  private dropOldest(): void {
+    for (const [ks, value] of this.pending) {
+      if (!isNodeKs(ks)) continue;
+      this.pending.delete(ks);
+      this.droppedWrites++;
+      // The key now reads as what is in flight or committed: recount it.
+      const now = this.lookup(ks, Buffer.from(ks, 'latin1'));
+      this.nodeCount += Number(this.isNodeValue(now)) - Number(this.isNodeValue(value));
+      return;
+    }
+  }
+
+  private schedulePump(): void {
+    if (this.pumpTimer || this.inflight) return;
+    this.pumpTimer = setImmediate(() => {
+      this.pumpTimer = undefined;
+      this.pump();
+    });
+  }
+
+  /** Hands the queued writes to the engine as one batch, unless one is in flight (then its end calls this). */
+  private pump(): void {
+    if (this.pumpTimer) {
+      clearImmediate(this.pumpTimer);
+      this.pumpTimer = undefined;
+    }
+    if (this.inflight || (this.pending.size === 0 && this.waiters.length === 0)) return;
+    const batch = this.pending;
+    const waiters = this.waiters;
+    this.pending = new Map();
+    this.waiters = [];
+    this.inflight = batch;
+    const ops: WriteOp[] = [];
+    for (const [ks, value] of batch) ops.push({ key: Buffer.from(ks, 'latin1'), value });
+    void this.commit(batch, ops, waiters);
+  }
+
+  private async commit(batch: Map<string, Buffer | null>, ops: WriteOp[], waiters: Waiter[]): Promise<void> {
+    try {
+      if (ops.length > 0) await this.store.write(ops);
+      if (waiters.length > 0) await this.store.sync();
+      this.inflight = undefined;
+      for (const w of waiters) w.resolve();
+    } catch (err) {
+      this.inflight = undefined;
+      const error = new DbError('DB_IO', this.label, `node DB at ${this.label}: ${batch.size} writes failed: ${errText(err)}`, { cause: err });
+      this.writeErrors += batch.size;
+      this.failure ??= error;
+      this.recount(batch);
+      for (const w of waiters) w.reject(error);
+    }
+    this.pump();
+  }
+
+  /** After a failed batch its keys read as committed again (unless queued anew): fix the node count. */
+  private recount(batch: Map<string, Buffer | null>): void {
+    for (const [ks, value] of batch) {
+      if (!isNodeKs(ks) || this.pending.has(ks)) continue;
+      let now: Buffer | undefined;
+      try {
+        now = this.store.get(Buffer.from(ks, 'latin1'));
+      } catch {
+        now = undefined;
+      }
+      this.nodeCount += Number(this.isNodeValue(now)) - Number(this.isNodeValue(value));
+    }
+  }
+
+  // ---- merged scans over overlay and store ----
+
+  /** Queued and in-flight node keys, sorted: what a scan merges into the store's keys. */
+  private overlayNodeKeys(): Buffer[] {
+    const keys: Buffer[] = [];
+    for (const ks of this.pending.keys()) if (isNodeKs(ks)) keys.push(Buffer.from(ks, 'latin1'));
+    if (this.inflight) {
+      for (const ks of this.inflight.keys()) if (isNodeKs(ks) && !this.pending.has(ks)) keys.push(Buffer.from(ks, 'latin1'));
+    }
+    return keys.sort(Buffer.compare);
+  }
+
+  /**
+   * Node entries as reads see them (overlay over store), ascending from
+   * `start` (inclusive). `overlay` is overlayNodeKeys() taken before the scan.
+   */
+  private *entries(start: Buffer, overlay: Buffer[]): Generator<Entry> {
+    let oi = lowerBound(overlay, start);
+    const fromOverlay = (key: Buffer): Entry | undefined => {
+      const ks = key.toString('latin1');
+      const value = this.overlayGet(ks);
+      return value ? { key, ks, value } : undefined;
+    };
+    for (const [key, stored] of this.storeRange(start)) {
+      for (; oi < overlay.length && Buffer.compare(overlay[oi], key) < 0; oi++) {
+        const e = fromOverlay(overlay[oi]);
+        if (e) yield e;
+      }
+      // A key in both: the overlay's value wins (null = deleted).
+      if (oi < overlay.length && overlay[oi].equals(key)) oi++;
+      const ks = key.toString('latin1');
+      const o = this.overlayGet(ks);
+      if (o === undefined) yield { key, ks, value: stored };
+      else if (o !== null) yield { key, ks, value: o };
+    }
+    for (; oi < overlay.length; oi++) {
+      const e = fromOverlay(overlay[oi]);
+      if (e) yield e;
+    }
+  }
+
+  // ---- engine access with errors mapped ----
+
+  private storeGet(key: Buffer): Buffer | undefined {
+    try {
+      return this.store.get(key);
+    } catch (err) {
+      throw NodeDB.engineError(this.label, 'cannot read', err);
+    }
+  }
+
+  private storeEmpty(): boolean {
+    for (const _ of this.storeRange(Buffer.from([0]), null)) return false;
+    return true;
+  }
+
+  /** store.range with engine errors mapped to DbError; `end` null scans to the last key. */
+  private *storeRange(start: Buffer, end: Buffer | null = NODE_END): Generator<[Buffer, Buffer]> {
+    const it = this.store.range(start, end ?? undefined)[Symbol.iterator]();
+    let finished = false;
+    try {
+      for (;;) {
+        let r: IteratorResult<[Buffer, Buffer]>;
+        try {
+          r = it.next();
+        } catch (err) {
+          finished = true;
+          throw NodeDB.engineError(this.label, 'cannot read', err);
+        }
+        if (r.done) {
+          finished = true;
+          return;
+        }
+        yield r.value;
+      }
+    } finally {
+      // The consumer stopped early: release the engine's cursor.
+      if (!finished) it.return?.();
+    }
+  }
+
+  private decode(key: Buffer, value: Buffer): StoredNode | undefined {
+    const node = decodeNode(key.subarray(NODE_PREFIX.length), value);
+    if (!node) this.corruptEntries++;
+    return node;
+  }
+
+  private isNodeValue(v: Buffer | null | undefined): boolean {
+    return !!v && decodeNode(NODE_PREFIX, v) !== undefined;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The discovery service: transport + table + lookups + node database,
+ * wired as geth's UDPv4/Table pair (p2p/discover/v4_udp.go, table.go).
+ *
+ * - findnode is answered from the table, preferring nodes that passed a
+ *   revalidation ping (geth's liveness check).
+ * - Nodes that ping us and prove their endpoint enter the table (after the
+ *   first refresh, so a ping flood cannot fill an empty table at start).
+ * - Lookups ask nodes from the table; nodes that answer are live, the
+ *   nodes they return are verified by ping before they enter the table,
+ *   and failures count against the node (dropped after 5 in a row).
+ * - Refresh on start and every 30 min (jittered as geth: half to full
+ *   interval): seed from the DB and the bootnodes, then a self lookup and
+ *   three random ones. An empty table reseeds before any lookup.
+ * - The DB keeps every node that entered the table, our record's seq, and
+ *   expires nodes not seen for a day.
+ */
+import { randomBytes } from 'node:crypto';
+import { lookup as dnsLookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { keccak256, nodeIdFromPrivateKey } from '../crypto';
+import { NodeDB, StoredNode } from '../db';
+import { signRecord } from '../enr/record';
+import { ClosedError, DiscError, InvalidArgumentError } from '../errors';
+import { FoundNode, K, Lookup, LookupNode, toLookupNode } from '../lookup/lookup';
+import { NodeRecordInfo, Table, TableConfig, TableNode } from '../table/table';
+import { Clock, systemClock, TimerHandle } from '../transport/clock';
+import { listen, SocketKind } from '../transport/listen';
+import { Netlist } from '../transport/netutil';
+import { Transport, TransportConfig, VerifiedNode } from '../transport/transport';
+import { ipToBytes } from '../wire/ip';
+import { encodeRlp, RlpInput } from '../wire/rlp';
+import { EnodeInfo, formatEnode, parseEnode } from './enode';
+
+/** geth RefreshInterval. */
+export const DEFAULT_REFRESH_INTERVAL_MS = 30 * 60 * 1000;
+/** geth seedCount / seedMaxAge. */
+const SEED_COUNT = 30;
+const SEED_MAX_AGE_MS = 5 * 24 * 60 * 60 * 1000;
+
+export interface DiscoveryOptions {
+  privateKey: Uint8Array;
+  /** Listen address. Default '0.0.0.0'. */
+  address?: string;
+  /** UDP port. Default 30303; 0 picks a free one. */
+  port?: number;
+  socketKind?: SocketKind;
+  /** TCP port advertised in our record and pings (0: none). */
+  tcpPort?: number;
+  /** Our advertised IP (defaults to the bind address; a NAT layer refines it). */
+  externalIp?: string;
+  /** enode URLs or node objects to bootstrap from. */
+  bootnodes?: ReadonlyArray<string | NodeRecordInfo>;
+  /** Node database: a directory, an open NodeDB, or null for in-memory (default). */
+  db?: string | NodeDB | null;
+  refreshIntervalMs?: number;
+  /** Run the first refresh at start (default true). */
+  refreshOnStart?: boolean;
+  netrestrict?: Netlist;
+  table?: Partial<Omit<TableConfig, 'selfId' | 'net' | 'clock' | 'onAdded' | 'onRemoved'>>;
+  transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock'>>;
+  clock?: Clock;
+  /** Inject a ready transport (tests, simulation) instead of binding one. */
+  transportFactory?: (cfg: Omit<TransportConfig, 'socket'>) => Promise<Transport>;
+}
+
+export class Discovery extends EventEmitter {
+  readonly transport: Transport;
+  readonly table: Table;
+  readonly db: NodeDB;
+  readonly nodeId: Buffer;
+  readonly localSeq: bigint;
+  readonly localRecord: Buffer;
+  private readonly ownsDb: boolean;
+  private readonly bootnodes: NodeRecordInfo[];
+  private readonly refreshIntervalMs: number;
+  private readonly clock: Clock;
+  private refreshTimer?: TimerHandle;
+  private refreshing?: Promise<void>;
+  private initDone = false;
+  private closed = false;
+
+  private constructor(p: {
+    transport: Transport;
+    table: Table;
+    db: NodeDB;
+    ownsDb: boolean;
+    bootnodes: NodeRecordInfo[];
+    refreshIntervalMs: number;
+    clock: Clock;
+    localSeq: bigint;
+    localRecord: Buffer;
+  }) {
+    super();
+    this.transport = p.transport;
+    this.table = p.table;
+    this.db = p.db;
+    this.ownsDb = p.ownsDb;
+    this.bootnodes = p.bootnodes;
+    this.refreshIntervalMs = p.refreshIntervalMs;
+    this.clock = p.clock;
+    this.nodeId = p.transport.nodeId;
+    this.localSeq = p.localSeq;
+    this.localRecord = p.localRecord;
+  }
+
+  static async start(opts: DiscoveryOptions): Promise<Discovery> {
+    const clock = opts.clock ?? systemClock;
+    const priv = Buffer.from(opts.privateKey);
+    const selfId = nodeIdFromPrivateKey(priv);
+    const bootnodes = await resolveBootnodes(opts.bootnodes ?? []);
+    const ownsDb = !(opts.db instanceof NodeDB);
+    const db = opts.db instanceof NodeDB ? opts.db : await NodeDB.open(opts.db ?? null);
+    try {
+      const address = opts.address ?? '0.0.0.0';
+      const tcpPort = opts.tcpPort ?? 0;
+      // The table exists before the transport so findnode can be answered
+      // from the first datagram; its network calls go through `net`.
+      let transport: Transport | undefined;
+      const net = {
+        ping: (n: TableNode) => transport!.ping(n),
+        requestENR: (n: TableNode) => transport!.requestENR(n),
+      };
+      const table = new Table({
+        ...opts.table,
+        selfId,
+        net,
+        clock,
+        onAdded: (n) => db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0)),
+      });
+      const cfg: Omit<TransportConfig, 'socket'> = {
+        ...opts.transport,
+        privateKey: priv,
+        clock,
+        netrestrict: opts.netrestrict,
+        closest: (targetHash, count) => table.closest(targetHash, count, true),
+      };
+      const bindPort = opts.port ?? 30303;
+      if (opts.transportFactory !== undefined) transport = await opts.transportFactory(cfg);
+      else transport = await listen({ ...cfg, address, port: bindPort, socketKind: opts.socketKind });
+      // Our record: seq from the DB, raised whenever its content changes,
+      // so it never goes back across restarts.
+      const sock = transport.socket.address();
+      const ip = ipToBytes(opts.externalIp ?? (sock.address === '0.0.0.0' || sock.address === '::' ? '127.0.0.1' : sock.address));
+      const pairs: Record<string, RlpInput> = ip.length === 4 ? { ip, udp: sock.port, tcp: tcpPort } : { ip6: ip, udp6: sock.port, tcp6: tcpPort };
+      const content = encodeRlp([ip, sock.port, tcpPort]);
+      let seq = db.localSeq();
+      const prev = db.getMeta('local-record-content');
+      if (seq === 0n || prev === undefined || !prev.equals(content)) {
+        seq += 1n;
+        await db.setLocalSeq(seq);
+        await db.putMeta('local-record-content', content);
+      }
+      const record = signRecord(priv, seq, pairs);
+      transport.setLocalRecord(record, seq);
+      const d = new Discovery({
+        transport,
+        table,
+        db,
+        ownsDb,
+        bootnodes,
+        refreshIntervalMs: opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
+        clock,
+        localSeq: seq,
+        localRecord: record,
+      });
+      transport.on('inboundNode', (n) => d.onInbound(n));
+      db.startExpiry();
+      if (opts.refreshOnStart ?? true) void d.refresh();
+      d.scheduleRefresh();
+      return d;
+    } catch (err) {
+      if (ownsDb) await db.close();
+      throw err;
+    }
+  }
+
+  /** Our enode URL (with the given host for display). */
+  enode(ip?: Uint8Array): string {
+    const a = this.transport.socket.address();
+    return formatEnode(this.nodeId, ip ?? ipToBytes(a.address), 0, a.port);
+  }
+
+  private onInbound(n: VerifiedNode): void {
+    // geth addInboundNode: not while the table is still initialising, so a
+    // burst of pings cannot fill an empty table before our own lookups do.
+    if (this.initDone) this.table.addVerified(n, { inbound: true, live: true });
+  }
+
+  private scheduleRefresh(): void {
+    if (this.closed) return;
+    const half = this.refreshIntervalMs / 2;
+    this.refreshTimer = this.clock.setTimer(() => {
+      void this.refresh().finally(() => this.scheduleRefresh());
+    }, half + Math.random() * half);
+    this.refreshTimer.unref?.();
+  }
+
+  /** Seeds the table (DB seeds, bootnodes), then a self lookup and three random lookups. */
+  refresh(): Promise<void> {
+    if (this.refreshing !== undefined) return this.refreshing;
+    this.refreshing = (async () => {
+      try {
+        await this.loadSeeds();
+        if (this.closed) return;
+        await this.lookup(this.nodeId).catch(() => undefined);
+        for (let i = 0; i < 3 && !this.closed; i++) await this.lookup(randomBytes(64)).catch(() => undefined);
+      } finally {
+        this.initDone = true;
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /** DB seeds and bootnodes, verified by ping before they enter the table. */
+  private async loadSeeds(): Promise<void> {
+    const seeds: NodeRecordInfo[] = [...this.db.seedNodes(SEED_COUNT, SEED_MAX_AGE_MS), ...this.bootnodes];
+    await Promise.allSettled(
+      seeds.map(async (s) => {
+        const pong = await this.transport.ping(s);
+        const seq = pong.enrSeq !== undefined && pong.enrSeq > (s.seq ?? 0n) ? pong.enrSeq : s.seq;
+        this.table.addVerified({ ...s, seq }, { live: true });
+      }),
+    );
+  }
+
+  /**
+   * Finds the nodes closest to `target` (a 64-byte public key; default: a
+   * random one). Reseeds first when the table is empty.
+   */
+  async lookup(target?: Uint8Array): Promise<TableNode[] | LookupNode[]> {
+    if (this.closed) throw new ClosedError('discovery closed');
+    if (target !== undefined && (!(target instanceof Uint8Array) || target.length !== 64)) {
+      throw new InvalidArgumentError('lookup target must be a 64-byte public key');
+    }
+    if (this.table.size === 0 && this.refreshing === undefined) await this.loadSeeds();
+    return this.newLookup(target ?? randomBytes(64)).run();
+  }
+
+  /** A lookup object (run() / async iteration) over the table's closest nodes. */
+  newLookup(target: Uint8Array): Lookup {
+    const targetHash = keccak256(target);
+    return new Lookup({
+      target,
+      seeds: this.table.closest(targetHash, K),
+      selfId: this.nodeId,
+      findnode: (n, t) => this.transport.findnode(n, t),
+      onQueried: (n, ok, found) => this.onQueried(n, ok, found),
+    });
+  }
+
+  private onQueried(n: LookupNode, ok: boolean, found: readonly LookupNode[]): void {
+    if (this.closed) return;
+    if (ok) {
+      // It answered findnode after bonding with us: its endpoint is proven.
+      this.table.addVerified(n, { live: true });
+      for (const f of found) this.table.addFound(f);
+    } else {
+      this.table.trackFindnode(n, this.transport.findFails(n.id, n.ip));
+    }
+  }
+
+  /**
+   * Streams nodes from successive random lookups until `close()` or the
+   * iterator's return(): what an RLPx dialer consumes.
+   */
+  async *randomNodes(): AsyncGenerator<LookupNode> {
+    while (!this.closed) {
+      let yielded = 0;
+      if (this.table.size === 0) await this.refresh();
+      for await (const n of this.newLookup(randomBytes(64))) {
+        if (this.closed) return;
+        yielded++;
+        yield n;
+      }
+      // Nothing to ask: wait a little instead of spinning (geth slows down too).
+      if (yielded === 0) await new Promise((r) => setTimeout(r, 1000).unref());
+    }
+  }
+
+  /** The k nodes of our table closest to `target` (64-byte public key). */
+  closest(target: Uint8Array, k = K): TableNode[] {
+    return this.table.closest(keccak256(target), k);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.refreshTimer !== undefined) this.clock.clearTimer(this.refreshTimer);
+    this.table.close();
+    await this.transport.close();
+    await this.refreshing?.catch(() => undefined);
+    if (this.ownsDb) await this.db.close();
+    else await this.db.flush();
+  }
+}
+
+function storedFrom(n: TableNode, nowMs: number, findFails: number): StoredNode {
+  return {
+    id: n.id,
+    ip: n.ip,
+    udpPort: n.udpPort,
+    tcpPort: n.tcpPort,
+    seq: n.seq,
+    record: n.record,
+    lastPingSentMs: 0,
+    lastPongReceivedMs: nowMs,
+    findFails,
+  };
+}
+
+async function resolveBootnodes(list: ReadonlyArray<string | NodeRecordInfo>): Promise<NodeRecordInfo[]> {
+  const out: NodeRecordInfo[] = [];
+  for (const b of list) {
+    if (typeof b !== 'string') {
+      out.push(b);
+      continue;
+    }
+    const e: EnodeInfo = parseEnode(b);
+    let ip = e.ip;
+    if (ip === undefined) {
+      try {
+        ip = ipToBytes((await dnsLookup(e.host)).address);
+      } catch (err) {
+        throw new DiscError('BAD_BOOTNODE', `cannot resolve bootnode host ${e.host}: ${(err as Error).message}`);
+      }
+    }
+    out.push({ id: e.id, ip, udpPort: e.udpPort, tcpPort: e.tcpPort });
+  }
+  return out;
+}
+
+export type { FoundNode };
+export { toLookupNode };
