@@ -257,7 +257,9 @@ export class Discovery extends EventEmitter {
       this.table.addVerified(n, { live: true });
       for (const f of found) this.table.addFound(f);
     } else {
-      this.table.trackFindnode(n, this.transport.findFails(n.id, n.ip));
+      const fails = this.transport.findFails(n.id, n.ip);
+      this.db.updateNode(n.id, { findFails: fails });
+      this.table.trackFindnode(n, fails);
     }
   }
 
@@ -304,7 +306,9 @@ function storedFrom(n: TableNode, nowMs: number, findFails: number): StoredNode 
     tcpPort: n.tcpPort,
     seq: n.seq,
     record: n.record,
-    lastPingSentMs: 0,
+    // A node is stored when it answers our ping (entering the table or
+    // passing revalidation), so the ping went out a round trip before.
+    lastPingSentMs: nowMs,
     lastPongReceivedMs: nowMs,
     findFails,
   };

@@ -420,11 +420,16 @@ export class Transport extends EventEmitter {
 
   private handleFindnode(view: PacketView, from: RemoteAddress): void {
     this.crypto.keccak256Into(view.buf, view.targetStart, NODE_ID_SIZE, this.targetHash, 0);
-    const closest = this.closest(this.targetHash, BUCKET_SIZE);
+    // One more than a bucket: the requester itself is often among the
+    // closest (a self lookup), and leaving it out must not leave the reply
+    // one short, which would make the requester wait for its full timeout
+    // for a 16th node (geth answers with 15 then).
+    const closest = this.closest(this.targetHash, BUCKET_SIZE + 1);
     // Keep only what this requester may be told: never itself, never
     // addresses it could not reach (geth CheckRelayIP), never outside netrestrict.
     const nodes: NodeBytes[] = [];
     for (const n of closest) {
+      if (nodes.length === BUCKET_SIZE) break;
       if (n.id.length === NODE_ID_SIZE && view.nodeId.equals(n.id)) continue;
       if (relayIPError(from.ip, n.ip) !== undefined) continue;
       if (this.netrestrict !== undefined && !this.netrestrict.contains(n.ip)) continue;

@@ -120,6 +120,16 @@ for (const [kind, factory] of factories) {
       assert.ok(!found.some((n) => n.id.equals(a.t.nodeId)));
     });
 
+    it('still answers 16 nodes when the requester is among the 17 closest, so the request completes without a timeout', async () => {
+      const a = await node();
+      const others = fakeNodes(16);
+      const self = { id: a.t.nodeId, ip: Buffer.from([127, 0, 0, 1]), udpPort: a.node.udpPort, tcpPort: 0 };
+      const b = await node('127.0.0.1', { closest: (_h, k) => [self, ...others].slice(0, k) });
+      const found = await a.t.findnode(b.node, a.t.nodeId);
+      assert.equal(found.length, 16);
+      assert.equal(a.t.stats().timeouts, 0, 'the findnode waited for its deadline');
+    });
+
     it('keeps every neighbors datagram within 1280 bytes (16 IPv6 nodes)', async () => {
       const b = await node('127.0.0.1', { closest: () => fakeNodes(16, true) });
       const p = await raw();
