@@ -421,9 +421,9 @@ export class Transport extends EventEmitter {
   private handleFindnode(view: PacketView, from: RemoteAddress): void {
     this.crypto.keccak256Into(view.buf, view.targetStart, NODE_ID_SIZE, this.targetHash, 0);
     // One more than a bucket: the requester itself is often among the
-    // closest (a self lookup), and leaving it out must not leave the reply
-    // one short, which would make the requester wait for its full timeout
-    // for a 16th node (geth answers with 15 then).
+    // closest (a self lookup). We leave it out (it learns nothing from its
+    // own entry; geth includes it), and asking for 17 keeps the reply at 16
+    // so the requester does not wait out its timeout for a 16th node.
     const closest = this.closest(this.targetHash, BUCKET_SIZE + 1);
     // Keep only what this requester may be told: never itself, never
     // addresses it could not reach (geth CheckRelayIP), never outside netrestrict.
