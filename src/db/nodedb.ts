@@ -522,15 +522,19 @@ export class NodeDB {
   /** Resolves when every write made so far is durable; rejects with DB_IO if a background write failed since the last flush. */
   async flush(): Promise<void> {
     this.checkOpen();
-    let error: unknown;
-    try {
-      await this.barrier();
-    } catch (err) {
-      error = err;
-    }
-    error ??= this.failure;
+    const error = (await this.barrierError()) ?? this.failure;
     this.failure = undefined;
     if (error) throw error;
+  }
+
+  /** Waits for the pending writes; returns what made them fail, if anything. */
+  private async barrierError(): Promise<unknown> {
+    try {
+      await this.barrier();
+      return undefined;
+    } catch (err) {
+      return err;
+    }
   }
 
   /** Flushes and closes; idempotent. Later calls throw DbError DB_IO. */
@@ -543,13 +547,7 @@ export class NodeDB {
     this.closed = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = undefined;
-    let error: unknown;
-    try {
-      await this.barrier();
-    } catch (err) {
-      error = err;
-    }
-    error ??= this.failure;
+    let error = (await this.barrierError()) ?? this.failure;
     try {
       await this.store.close();
     } catch (err) {

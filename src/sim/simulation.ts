@@ -35,7 +35,7 @@ import { K, Lookup, LookupNode } from '../lookup/lookup';
 import { distCmp } from '../table/distance';
 import { insertByDistance, NodeRecordInfo, Table } from '../table/table';
 import { Transport } from '../transport/transport';
-import { PacketType } from '../wire/types';
+import { PACKET_TYPE_NAMES } from '../wire/types';
 import { MemoryNetwork } from './memory-network';
 
 export interface SimulationOptions {
@@ -401,14 +401,7 @@ function memory(): MemorySample {
   return { heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss, total: m.heapUsed + m.external };
 }
 
-const TYPE_NAMES: Record<number, string> = {
-  [PacketType.Ping]: 'ping',
-  [PacketType.Pong]: 'pong',
-  [PacketType.Findnode]: 'findnode',
-  [PacketType.Neighbors]: 'neighbors',
-  [PacketType.EnrRequest]: 'enrRequest',
-  [PacketType.EnrResponse]: 'enrResponse',
-};
+const TYPE_NAMES: Record<number, string> = PACKET_TYPE_NAMES;
 
 /** discv4 header: hash (32) + signature (65), then the packet type byte. */
 const TYPE_OFFSET = 97;

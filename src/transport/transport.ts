@@ -27,7 +27,7 @@ import {
 } from '../wire/encode';
 import { ipToString, toIpBytes } from '../wire/ip';
 import { readBigUint } from '../wire/rlp';
-import { DEFAULT_EXPIRATION_SEC, Endpoint, NODE_ID_SIZE, Packet, PacketType, PING_VERSION } from '../wire/types';
+import { DEFAULT_EXPIRATION_SEC, Endpoint, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
 import { Clock, systemClock } from './clock';
 import { Netlist, relayIPError } from './netutil';
@@ -144,7 +144,8 @@ export interface TransportEvents {
   close: [];
 }
 
-const TYPE_NAMES = ['', 'ping', 'pong', 'findnode', 'neighbors', 'enrRequest', 'enrResponse'] as const;
+/** Event and stats names by packet type, as an array for the hot path. */
+const TYPE_NAMES = ['', ...[1, 2, 3, 4, 5, 6].map((t) => PACKET_TYPE_NAMES[t as PacketType])] as Array<keyof TransportEvents | ''>;
 
 /** 4 or 16 IP bytes as a short latin1 string: the IP half of map keys. */
 export function ipKeyOf(ip: Uint8Array): string {
