@@ -235,7 +235,11 @@ export class Discovery extends EventEmitter {
       throw new InvalidArgumentError('lookup target must be a 64-byte public key');
     }
     if (this.table.size === 0 && this.refreshing === undefined) await this.loadSeeds();
-    return this.newLookup(target ?? randomBytes(64)).run();
+    const startedMs = this.clock.now();
+    const found = await this.newLookup(target ?? randomBytes(64)).run();
+    // For operators (the CLI's lookup-duration histogram): one event per lookup, not per packet.
+    this.emit('lookup', { durationMs: this.clock.now() - startedMs, found: found.length });
+    return found;
   }
 
   /** A lookup object (run() / async iteration) over the table's closest nodes. */

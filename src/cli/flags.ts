@@ -1,0 +1,360 @@
+/**
+ * Command line: subcommands in the style of geth's `devp2p` tool, flags in
+ * the style of geth's `bootnode` (-addr, -nodekey, -genkey, -nat, ...).
+ *
+ * Flags take one or two dashes and `--flag value` or `--flag=value`; a
+ * repeated flag keeps its last value (Go's flag package does the same).
+ * Settings of the service also come from environment variables
+ * (DISCV4_ADDR ...), which flags override. A flag that a command does not
+ * use is an error rather than silently ignored; an environment variable
+ * that a command does not use is ignored (one environment serves a shell
+ * and a service).
+ */
+import { resolve as resolvePath } from 'node:path';
+import { isIP } from 'node:net';
+import { DiscError } from '../errors';
+import { Netlist } from '../transport/netutil';
+import { checkBootnode, NodeArg } from './enr-text';
+import { CliError, usageError } from './errors';
+import { NatSpec, parseNat } from './nat';
+
+export const COMMANDS = {
+  bootnode: { usage: 'bootnode', args: [0, 0], summary: 'run a bootnode (the default command)' },
+  genkey: { usage: 'genkey [file]', args: [0, 1], summary: 'generate a node key: write it to <file> (mode 0600) or print it' },
+  keyinfo: { usage: 'keyinfo [file]', args: [0, 1], summary: 'print the id, enode URL and ENR of a key file (or --nodekeyhex)' },
+  ping: { usage: 'ping <enode|enr>', args: [1, 1], summary: "ping a node; print the round trip time and the node's enr-seq" },
+  requestenr: { usage: 'requestenr <enode|enr>', args: [1, 1], summary: "ask a node for its record (ENR); print it decoded" },
+  resolve: { usage: 'resolve <enode|enr>', args: [1, 1], summary: "find a node's current record: ask it, else look its id up via --bootnodes" },
+  lookup: { usage: 'lookup [target]', args: [0, 1], summary: 'find the nodes closest to a 128-hex-char id (default: random) via --bootnodes' },
+  crawl: { usage: 'crawl', args: [0, 0], summary: 'walk the network from --bootnodes; write the nodes found as JSON' },
+  help: { usage: 'help [command]', args: [0, 1], summary: 'show help for a command' },
+} as const;
+
+export type CommandName = keyof typeof COMMANDS;
+
+const ONESHOT_NET: CommandName[] = ['ping', 'requestenr', 'resolve', 'lookup', 'crawl'];
+const ALL = Object.keys(COMMANDS) as CommandName[];
+
+interface FlagSpec {
+  name: string;
+  kind: 'string' | 'bool';
+  /** Placeholder of the value in help. */
+  arg?: string;
+  help: string;
+  commands: readonly CommandName[];
+  /** Environment variable, and the commands that read it (default: all of `commands`). */
+  env?: string;
+  envCommands?: readonly CommandName[];
+  /** Never echo the value in errors (it is a secret). */
+  secret?: boolean;
+}
+
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'addr', kind: 'string', arg: '<ip:port>', env: 'DISCV4_ADDR', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
+    help: 'UDP listen address; ":30303" means all interfaces (default: bootnode 0.0.0.0:30303, other commands 0.0.0.0:0)' },
+  { name: 'nodekey', kind: 'string', arg: '<file>', env: 'DISCV4_NODEKEY', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
+    help: 'private key file (64 hex chars, as geth\'s nodekey); default <datadir>/nodekey, created on first run (other commands: a throwaway key)' },
+  { name: 'nodekeyhex', kind: 'string', arg: '<hex>', env: 'DISCV4_NODEKEYHEX', envCommands: ['bootnode'], secret: true, commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
+    help: 'private key as hex (visible in the process list: prefer --nodekey)' },
+  { name: 'genkey', kind: 'string', arg: '<file>', commands: ['bootnode'], help: 'generate a key into <file> (mode 0600) and exit' },
+  { name: 'writeaddress', kind: 'bool', commands: ['bootnode'], help: 'print the node id (public key, hex) and exit' },
+  { name: 'nat', kind: 'string', arg: '<mode>', env: 'DISCV4_NAT', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo'],
+    help: 'none | extip:<IP> | upnp | pmp | pmp:<gateway> | any (default none; upnp/pmp/any are not implemented yet and run as none)' },
+  { name: 'netrestrict', kind: 'string', arg: '<cidrs>', env: 'DISCV4_NETRESTRICT', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
+    help: 'talk only to these networks, e.g. 10.0.0.0/8,192.168.0.0/16' },
+  { name: 'bootnodes', kind: 'string', arg: '<nodes>', env: 'DISCV4_BOOTNODES', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
+    help: 'comma-separated enode URLs or ENRs to join through (default: none, a bootnode is a root)' },
+  { name: 'datadir', kind: 'string', arg: '<dir>', env: 'DISCV4_DATADIR', commands: ['bootnode'],
+    help: 'directory for the node key and the node DB (default ./discv4-data)' },
+  { name: 'verbosity', kind: 'string', arg: '<0-5>', env: 'DISCV4_VERBOSITY', commands: ALL,
+    help: 'log level: 0 silent, 1 error, 2 warn, 3 info (default), 4 debug, 5 trace (also prints stack traces)' },
+  { name: 'log-format', kind: 'string', arg: '<json|pretty>', env: 'DISCV4_LOG_FORMAT', commands: ALL,
+    help: 'log format on stderr (default: pretty on a terminal, json otherwise)' },
+  { name: 'metrics-addr', kind: 'string', arg: '<ip:port>', env: 'DISCV4_METRICS_ADDR', commands: ['bootnode'],
+    help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)' },
+  { name: 'status-interval', kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
+    help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
+  { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
+    help: 'give up after this long (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
+  { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
+  { name: 'out', kind: 'string', arg: '<file>', commands: ['crawl'], help: 'write the crawl result to <file> instead of stdout' },
+  { name: 'help', kind: 'bool', commands: ALL, help: 'show help and exit' },
+  { name: 'version', kind: 'bool', commands: ALL, help: 'print the version and exit' },
+];
+
+const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
+const ALIASES: Record<string, string> = { h: 'help' };
+
+export interface ParsedArgs {
+  command: CommandName;
+  /** Whether the command was named (help text differs for the default). */
+  commandGiven: boolean;
+  args: string[];
+  /** Flag values by name, with where they came from (for error messages). */
+  values: Map<string, { value: string | boolean; source: string }>;
+}
+
+/**
+ * Splits argv into command, positional arguments and flags. Throws
+ * CliError (exit 2) for unknown flags, missing values, unknown commands.
+ * `env` supplies DISCV4_* defaults for the flags the command reads.
+ */
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedArgs {
+  let command: CommandName | undefined;
+  const args: string[] = [];
+  const values = new Map<string, { value: string | boolean; source: string }>();
+  let flagsDone = false;
+  for (let i = 0; i < argv.length; i++) {
+    const tok = argv[i];
+    if (!flagsDone && tok === '--') {
+      flagsDone = true;
+      continue;
+    }
+    if (!flagsDone && tok.length > 1 && tok.startsWith('-')) {
+      const body = tok.startsWith('--') ? tok.slice(2) : tok.slice(1);
+      const eq = body.indexOf('=');
+      const rawName = eq < 0 ? body : body.slice(0, eq);
+      const name = ALIASES[rawName] ?? rawName;
+      const spec = BY_NAME.get(name);
+      const shown = tok.startsWith('--') ? `--${rawName}` : `-${rawName}`;
+      if (spec === undefined || rawName === '') throw usageError(`unknown flag ${shown} (see discv4 --help)`);
+      if (spec.kind === 'bool') {
+        let v = true;
+        if (eq >= 0) {
+          const t = body.slice(eq + 1).toLowerCase();
+          if (t === 'true' || t === '1') v = true;
+          else if (t === 'false' || t === '0') v = false;
+          else throw usageError(`invalid value ${JSON.stringify(body.slice(eq + 1))} for ${shown}: expected true or false`);
+        }
+        values.set(name, { value: v, source: shown });
+        continue;
+      }
+      let value: string;
+      if (eq >= 0) value = body.slice(eq + 1);
+      else {
+        const next = argv[i + 1];
+        // "--datadir --verbosity 3" is a forgotten value, not a directory named "--verbosity".
+        if (next === undefined || (next.startsWith('-') && next.length > 1 && !/^-\d/.test(next))) {
+          throw usageError(`flag ${shown} needs a value ${spec.arg ?? ''}`.trim());
+        }
+        value = next;
+        i++;
+      }
+      values.set(name, { value, source: shown });
+      continue;
+    }
+    if (command === undefined && args.length === 0) {
+      if (!Object.prototype.hasOwnProperty.call(COMMANDS, tok)) {
+        throw usageError(`unknown command ${JSON.stringify(tok)} (commands: ${Object.keys(COMMANDS).join(', ')})`);
+      }
+      command = tok as CommandName;
+      continue;
+    }
+    args.push(tok);
+  }
+  const cmd = command ?? 'bootnode';
+  for (const [name, v] of values) {
+    const spec = BY_NAME.get(name)!;
+    if (!spec.commands.includes(cmd)) throw usageError(`flag ${v.source} is not used by the ${cmd} command (see discv4 ${cmd} --help)`);
+  }
+  for (const spec of FLAGS) {
+    if (spec.env === undefined || values.has(spec.name)) continue;
+    if (!(spec.envCommands ?? spec.commands).includes(cmd)) continue;
+    const v = env[spec.env];
+    if (v !== undefined && v !== '') values.set(spec.name, { value: v, source: spec.env });
+  }
+  return { command: cmd, commandGiven: command !== undefined, args, values };
+}
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export type LogFormat = 'json' | 'pretty';
+
+export interface Options {
+  command: CommandName;
+  commandGiven: boolean;
+  args: string[];
+  help: boolean;
+  version: boolean;
+  addr: HostPort;
+  nodekey?: string;
+  nodekeyhex?: string;
+  genkey?: string;
+  writeaddress: boolean;
+  nat: NatSpec;
+  netrestrict?: Netlist;
+  /** enode URLs (checked, host names resolved later) or nodes from ENRs. */
+  bootnodes: Array<string | NodeArg>;
+  datadir: string;
+  verbosity: number;
+  /** undefined: pretty on a TTY, json otherwise. */
+  logFormat?: LogFormat;
+  metricsAddr?: HostPort;
+  statusIntervalMs: number;
+  timeoutMs: number;
+  maxNodes: number;
+  out?: string;
+}
+
+export const DEFAULT_DATADIR = 'discv4-data';
+export const DEFAULT_PORT = 30303;
+export const DEFAULT_STATUS_INTERVAL_MS = 60_000;
+export const DEFAULT_MAX_NODES = 10_000;
+
+/** "1.2.3.4:30303", ":30303" (all interfaces), "[::1]:30303". */
+export function parseHostPort(text: string, source: string): HostPort {
+  const bad = () => usageError(`invalid value ${JSON.stringify(text)} for ${source}: expected <ip>:<port>, e.g. 0.0.0.0:30303 or [::]:30303`);
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text.trim());
+  if (m === null) throw bad();
+  const host = m[1] ?? (m[2] === '' ? '0.0.0.0' : m[2]);
+  const port = Number(m[3]);
+  if (port > 0xffff || isIP(host) === 0) throw bad();
+  return { host, port };
+}
+
+/** "30s", "500ms", "5m", "1h"; a bare number is seconds. */
+export function parseDuration(text: string, source: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (m === null) throw usageError(`invalid value ${JSON.stringify(text)} for ${source}: expected a duration such as 500ms, 30s, 5m`);
+  const unit = m[2] ?? 's';
+  const ms = Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
+  return Math.round(ms);
+}
+
+function parseIntIn(text: string, source: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw usageError(`invalid value ${JSON.stringify(text)} for ${source}: expected an integer from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** A library error from checking a value becomes a usage error naming the flag. */
+function asUsage<T>(source: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof DiscError && !(err instanceof CliError)) throw usageError(`invalid ${source}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Validates and types the parsed flags. Throws CliError (exit 2) naming the flag or variable. */
+export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Options {
+  const get = (name: string) => p.values.get(name);
+  const str = (name: string) => {
+    const v = get(name);
+    return v === undefined ? undefined : String(v.value);
+  };
+  const [minArgs, maxArgs] = COMMANDS[p.command].args;
+  const help = get('help')?.value === true;
+  const version = get('version')?.value === true;
+  if (!help && !version && (p.args.length < minArgs || p.args.length > maxArgs)) {
+    const what = p.args.length < minArgs ? 'missing argument' : `unexpected argument ${JSON.stringify(p.args[maxArgs])}`;
+    throw usageError(`${p.command}: ${what} (usage: discv4 ${COMMANDS[p.command].usage})`);
+  }
+  const oneshot = p.command !== 'bootnode' && p.command !== 'keyinfo';
+  const addrV = get('addr');
+  const addr = addrV !== undefined ? parseHostPort(String(addrV.value), addrV.source) : { host: '0.0.0.0', port: oneshot ? 0 : DEFAULT_PORT };
+
+  const verbosityV = get('verbosity');
+  const verbosity = verbosityV !== undefined ? parseIntIn(String(verbosityV.value), verbosityV.source, 0, 5) : 3;
+
+  const fmtV = get('log-format');
+  let logFormat: LogFormat | undefined;
+  if (fmtV !== undefined) {
+    const f = String(fmtV.value).toLowerCase();
+    if (f !== 'json' && f !== 'pretty') throw usageError(`invalid value ${JSON.stringify(fmtV.value)} for ${fmtV.source}: expected json or pretty`);
+    logFormat = f;
+  }
+
+  const natV = get('nat');
+  const nat = natV !== undefined ? parseNat(String(natV.value), natV.source) : { kind: 'none' as const };
+
+  const nrV = get('netrestrict');
+  const netrestrict = nrV !== undefined ? asUsage(nrV.source, () => Netlist.parse(String(nrV.value))) : undefined;
+  if (netrestrict !== undefined && netrestrict.cidrs.length === 0) throw usageError(`invalid ${nrV!.source}: no networks given`);
+
+  const bnV = get('bootnodes');
+  const bootnodes: Array<string | NodeArg> = [];
+  if (bnV !== undefined) {
+    for (const s of String(bnV.value).split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+      bootnodes.push(asUsage(bnV.source, () => checkBootnode(s)));
+    }
+  }
+
+  const keyhexV = get('nodekeyhex');
+  if (keyhexV !== undefined && get('nodekey') !== undefined) {
+    throw usageError(`${get('nodekey')!.source} and ${keyhexV.source} are mutually exclusive`);
+  }
+
+  const metricsV = get('metrics-addr');
+  const metricsAddr = metricsV !== undefined ? parseHostPort(String(metricsV.value), metricsV.source) : undefined;
+
+  const siV = get('status-interval');
+  const statusIntervalMs = siV !== undefined ? parseDuration(String(siV.value), siV.source) : DEFAULT_STATUS_INTERVAL_MS;
+
+  const toV = get('timeout');
+  const defaultTimeout = p.command === 'lookup' || p.command === 'crawl' ? 30_000 : 5_000;
+  const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
+  if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
+
+  const mnV = get('max-nodes');
+  const maxNodes = mnV !== undefined ? parseIntIn(String(mnV.value), mnV.source, 1, 10_000_000) : DEFAULT_MAX_NODES;
+
+  const datadir = resolvePath(cwd, str('datadir') ?? DEFAULT_DATADIR);
+  return {
+    command: p.command,
+    commandGiven: p.commandGiven,
+    args: p.args,
+    help,
+    version,
+    addr,
+    nodekey: str('nodekey'),
+    nodekeyhex: str('nodekeyhex'),
+    genkey: str('genkey'),
+    writeaddress: get('writeaddress')?.value === true,
+    nat,
+    netrestrict,
+    bootnodes,
+    datadir,
+    verbosity,
+    logFormat,
+    metricsAddr,
+    statusIntervalMs,
+    timeoutMs,
+    maxNodes,
+    out: str('out'),
+  };
+}
+
+/** Help for one command, or the overview (`command` undefined). */
+export function helpText(command: CommandName | undefined, version: string): string {
+  const lines: string[] = [];
+  const flagLines = (cmd: CommandName) => {
+    const specs = FLAGS.filter((f) => f.commands.includes(cmd));
+    const heads = specs.map((f) => `--${f.name}${f.arg ? ` ${f.arg}` : ''}`);
+    const w = Math.max(...heads.map((h) => h.length));
+    specs.forEach((f, i) => {
+      const env = f.env !== undefined && (f.envCommands ?? f.commands).includes(cmd) ? ` [$${f.env}]` : '';
+      lines.push(`  ${heads[i].padEnd(w)}  ${f.help}${env}`);
+    });
+  };
+  if (command === undefined) {
+    lines.push(`discv4 ${version}: Ethereum discovery v4 bootnode and tools`, '');
+    lines.push('Usage: discv4 [command] [flags]', '', 'Commands:');
+    const w = Math.max(...Object.values(COMMANDS).map((c) => c.usage.length));
+    for (const c of Object.values(COMMANDS)) lines.push(`  ${c.usage.padEnd(w)}  ${c.summary}`);
+    lines.push('', 'Flags of the bootnode command (run "discv4 <command> --help" for the others):');
+    flagLines('bootnode');
+    lines.push('', 'Exit codes: 0 ok, 1 runtime error, 2 usage error. A flag overrides its $DISCV4_* variable.');
+  } else {
+    const c = COMMANDS[command];
+    lines.push(`Usage: discv4 ${c.usage} [flags]`, '', `${c.summary[0].toUpperCase()}${c.summary.slice(1)}.`, '', 'Flags:');
+    flagLines(command);
+  }
+  return `${lines.join('\n')}\n`;
+}
