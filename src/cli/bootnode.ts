@@ -25,7 +25,9 @@ import { Options } from './flags';
 import { loadOrCreateKey, parseKeyHex, readKeyFile, writeKeyFile } from './keyfile';
 import { createLogger, Logger, LogLimiter } from './log';
 import { createMetrics, MetricsServer, NodeMetrics, serveMetrics } from './metrics';
-import { formatNat, natWarning } from './nat';
+import { formatNat } from './nat';
+import { NatManager, openNat } from '../nat';
+import type { PortMapper } from '../nat/types';
 import { packageVersion } from './version';
 
 export const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -130,9 +132,21 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   }
   if (created) log.info({ file: keyPath }, 'created a new node key');
 
-  const natNote = natWarning(o.nat);
-  if (natNote !== undefined) log.warn(natNote);
-  const externalIp = o.nat.kind === 'extip' ? o.nat.ip : undefined;
+  // --nat upnp/pmp/any: find the gateway and our external IP before the
+  // record is built; map the port once the socket is bound. Failure to find
+  // a gateway is a warning: the node still runs, as with --nat none.
+  let mapper: PortMapper | null = null;
+  let externalIp = o.nat.kind === 'extip' ? o.nat.ip : undefined;
+  if (o.nat.kind === 'upnp' || o.nat.kind === 'pmp' || o.nat.kind === 'any') {
+    try {
+      mapper = await openNat(o.nat);
+      externalIp = await mapper?.externalIp();
+    } catch (err) {
+      await mapper?.close();
+      mapper = null;
+      log.warn({ err: (err as Error).message }, `--nat ${formatNat(o.nat)}: no usable gateway; running without a port mapping`);
+    }
+  }
   const dbDir = join(o.datadir, 'nodes');
 
   let d: Discovery;
@@ -151,6 +165,22 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
       throw new CliError(`${err.message}: another process uses this port (another node?); stop it or choose another --addr`);
     }
     throw err;
+  }
+
+  let nat: NatManager | undefined;
+  if (mapper !== null) {
+    const port = d.transport.socket.address().port;
+    nat = new NatManager(mapper, { protocol: 'udp', internalPort: port, externalPort: port });
+    nat.on('error', (err: Error) => log.warn({ err: err.message }, 'NAT mapping renewal failed'));
+    try {
+      const m = await nat.start();
+      log.info({ externalIp, externalPort: m.externalPort, lifetimeSec: m.lifetimeSec }, `mapped UDP port ${port} via ${mapper.kind}`);
+      if (m.externalPort !== port) log.warn(`the gateway mapped UDP ${port} to external port ${m.externalPort}; the record still advertises ${port}`);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, `${mapper.kind}: port mapping failed; running without it`);
+      await nat.stop().catch(() => undefined);
+      nat = undefined;
+    }
   }
 
   let metrics: NodeMetrics | undefined;
@@ -255,7 +285,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   metrics?.stop();
   try {
     await d.close(); // stops the socket first, then flushes and closes the DB
-    // NAT mappings would be removed here; --nat upnp/pmp map nothing yet.
+    await nat?.stop(); // removes the port mapping from the gateway
     await server?.close();
     limiter.stop();
     log.info({ ms: Math.round(performance.now() - started) }, 'stopped');

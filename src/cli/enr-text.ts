@@ -10,6 +10,7 @@
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { decodeEnrText as decodeEnrTextStrict, EnrError, ENR_ERROR_MESSAGES, encodeEnrText } from '../enr/enr';
 import { parseRecord, RecordError } from '../enr/record';
 import { DiscError } from '../errors';
 import { EnodeError, formatEnode, parseEnode } from '../node/enode';
@@ -24,9 +25,8 @@ export class EnrTextError extends DiscError {
   }
 }
 
-export function encodeEnrText(rlp: Uint8Array): string {
-  return `enr:${Buffer.from(rlp.buffer, rlp.byteOffset, rlp.length).toString('base64url')}`;
-}
+/** The text form lives in src/enr; re-exported for the CLI's callers. */
+export { encodeEnrText };
 
 /** Short form of an argument for error messages: ENRs and enodes are long. */
 function quote(text: string): string {
@@ -39,26 +39,16 @@ function quote(text: string): string {
  * Padding is tolerated (some tools emit it), whitespace around is trimmed.
  */
 export function decodeEnrText(text: string): Buffer {
-  const t = text.trim();
-  if (!t.startsWith('enr:')) throw new EnrTextError(`invalid ENR ${quote(t)}: expected enr:<base64url>`);
-  const b64 = t.slice(4).replace(/=+$/, '');
-  if (b64.length === 0 || !/^[A-Za-z0-9_-]+$/.test(b64) || b64.length % 4 === 1) {
-    throw new EnrTextError(`invalid ENR ${quote(t)}: not base64url (A-Z a-z 0-9 - _)`);
+  try {
+    return decodeEnrTextStrict(text);
+  } catch (err) {
+    // The CLI's usage error (code BAD_ENR), with the argument quoted.
+    if (err instanceof EnrError) throw new EnrTextError(err.message.replace('invalid ENR text', `invalid ENR ${quote(text.trim())}`));
+    throw err;
   }
-  return Buffer.from(b64, 'base64url');
 }
 
-const RECORD_ERRORS: Record<RecordError, string> = {
-  'too-big': 'larger than 300 bytes',
-  rlp: 'malformed RLP',
-  'incomplete-list': 'too few elements',
-  'incomplete-pair': 'a key without a value',
-  'not-sorted': 'keys not sorted',
-  'duplicate-key': 'duplicate key',
-  'unknown-identity-scheme': 'identity scheme is not "v4"',
-  'missing-or-bad-pubkey': 'missing or bad secp256k1 key',
-  'invalid-signature': 'invalid signature',
-};
+const RECORD_ERRORS: Readonly<Record<RecordError, string>> = ENR_ERROR_MESSAGES;
 
 /** A node to talk to, from an enode URL or an ENR. */
 export interface NodeArg {

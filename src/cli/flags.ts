@@ -59,7 +59,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'genkey', kind: 'string', arg: '<file>', commands: ['bootnode'], help: 'generate a key into <file> (mode 0600) and exit' },
   { name: 'writeaddress', kind: 'bool', commands: ['bootnode'], help: 'print the node id (public key, hex) and exit' },
   { name: 'nat', kind: 'string', arg: '<mode>', env: 'DISCV4_NAT', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo'],
-    help: 'none | extip:<IP> | upnp | pmp | pmp:<gateway> | any (default none; upnp/pmp/any are not implemented yet and run as none)' },
+    help: 'none | extip:<IP> | upnp | pmp | pmp:<gateway> | any (default none)' },
   { name: 'netrestrict', kind: 'string', arg: '<cidrs>', env: 'DISCV4_NETRESTRICT', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
     help: 'talk only to these networks, e.g. 10.0.0.0/8,192.168.0.0/16' },
   { name: 'bootnodes', kind: 'string', arg: '<nodes>', env: 'DISCV4_BOOTNODES', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],

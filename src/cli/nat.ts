@@ -1,9 +1,7 @@
 /**
  * --nat, in geth's forms (p2p/nat.Parse): none, extip:<IP>, upnp, pmp,
- * pmp:<gateway IP>, any. Only `none` and `extip` work yet: the NAT module
- * (port mappings, IP discovery) is a later issue. Until then the other
- * forms are accepted, warned about, and run as `none`, so unit files
- * written for geth keep working.
+ * pmp:<gateway IP>, any. The mappings themselves are src/nat's; this
+ * parses the flag with CLI usage errors (exit 2).
  */
 import { isIP } from 'node:net';
 import { usageError } from './errors';
@@ -43,12 +41,6 @@ export function parseNat(text: string, source = '--nat'): NatSpec {
     default:
       throw bad('expected none, extip:<IP>, upnp, pmp, pmp:<gateway IP> or any');
   }
-}
-
-/** A one-line warning for the mechanisms that are not implemented yet, or undefined. */
-export function natWarning(nat: NatSpec): string | undefined {
-  if (nat.kind === 'none' || nat.kind === 'extip') return undefined;
-  return `--nat ${nat.kind}: port mapping is not implemented yet; running as --nat none (use extip:<IP> to advertise a public address)`;
 }
 
 export function formatNat(nat: NatSpec): string {
