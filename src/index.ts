@@ -53,3 +53,7 @@ export { parseEnode, formatEnode, EnodeError } from './node/enode';
 export type { EnodeInfo } from './node/enode';
 export { parseRecord, decodeRecord } from './enr/record';
 export type { DecodedRecord, RecordError } from './enr/record';
+export { EnrError, decodeEnr, encodeEnrText, decodeEnrText, LocalRecord } from './enr';
+export { IPTracker } from './node/iptracker';
+export { parseNat, formatNat, openNat, NatManager, discoverUpnp, natPmp } from './nat';
+export type { NatSpec, NatMapping, PortMapper } from './nat';

@@ -58,8 +58,15 @@ export function parseNat(text: string): NatSpec {
     case 'natpmp':
     case 'nat-pmp':
       if (arg === undefined) return { kind: 'pmp' };
-      if (!isIPv4(arg)) throw badNat(`nat: invalid NAT-PMP gateway "${arg}" in "${s}" (an IPv4 address is needed)`);
-      return { kind: 'pmp', gateway: arg };
+      {
+        // pmp:<gateway> as geth, or pmp:<gateway>:<port> for a gateway on a nonstandard port.
+        const [gw, portText, ...more] = arg.split(':');
+        if (!isIPv4(gw) || more.length > 0) throw badNat(`nat: invalid NAT-PMP gateway "${arg}" in "${s}" (an IPv4 address is needed)`);
+        if (portText === undefined) return { kind: 'pmp', gateway: gw };
+        const port = Number(portText);
+        if (!/^\d+$/.test(portText) || port < 1 || port > 0xffff) throw badNat(`nat: invalid NAT-PMP port "${portText}" in "${s}"`);
+        return { kind: 'pmp', gateway: gw, port };
+      }
     default:
       throw badNat(`nat: unknown mechanism "${mech}" (use none, extip:<IP>, upnp, pmp, pmp:<gateway> or any)`);
   }
@@ -71,7 +78,7 @@ export function formatNat(spec: NatSpec): string {
     case 'extip':
       return `extip:${spec.ip}`;
     case 'pmp':
-      return spec.gateway ? `pmp:${spec.gateway}` : 'pmp';
+      return spec.gateway ? `pmp:${spec.gateway}${spec.port !== undefined ? `:${spec.port}` : ''}` : 'pmp';
     default:
       return spec.kind;
   }
@@ -132,7 +139,7 @@ export async function openNat(spec: NatSpec, opts: OpenNatOptions = {}): Promise
     case 'upnp':
       return discoverUpnp(opts.upnp);
     case 'pmp':
-      if (spec.gateway) return natPmp({ gateway: spec.gateway, port: opts.pmpPort, timeoutMs: opts.pmpTimeoutMs });
+      if (spec.gateway) return natPmp({ gateway: spec.gateway, port: spec.port ?? opts.pmpPort, timeoutMs: opts.pmpTimeoutMs });
       return findPmp(opts);
     case 'any':
       return firstOf([discoverUpnp(opts.upnp), findPmp(opts)]);

@@ -2,7 +2,7 @@ export type NatSpec =
   | { kind: 'none' }
   | { kind: 'extip'; ip: string }
   | { kind: 'upnp' }
-  | { kind: 'pmp'; gateway?: string }
+  | { kind: 'pmp'; gateway?: string; /** Gateway port when not 5351. */ port?: number }
   | { kind: 'any' };
 
 export interface NatMapping {

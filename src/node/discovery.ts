@@ -14,23 +14,31 @@
  *   three random ones. An empty table reseeds before any lookup.
  * - The DB keeps every node that entered the table, our record's seq, and
  *   expires nodes not seen for a day.
+ * - Our record (LocalRecord) advertises the external IP if one is given;
+ *   otherwise the endpoint that most peers report in their pongs (IPTracker,
+ *   as geth's LocalNode), its seq rising with each change.
+ * - netrestrict: packets from outside the list are dropped by the transport,
+ *   and nodes outside it never enter the table, the DB or our neighbors.
  */
 import { randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { EventEmitter } from 'node:events';
 import { keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { NodeDB, StoredNode } from '../db';
-import { signRecord } from '../enr/record';
+import { LocalRecord } from '../enr/local';
 import { ClosedError, DiscError, InvalidArgumentError } from '../errors';
 import { FoundNode, K, Lookup, LookupNode, toLookupNode } from '../lookup/lookup';
 import { NodeRecordInfo, Table, TableConfig, TableNode } from '../table/table';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import { listen, SocketKind } from '../transport/listen';
 import { Netlist } from '../transport/netutil';
-import { Transport, TransportConfig, VerifiedNode } from '../transport/transport';
-import { ipToBytes } from '../wire/ip';
-import { encodeRlp, RlpInput } from '../wire/rlp';
+import { InboundPacket, Transport, TransportConfig, VerifiedNode } from '../transport/transport';
+import { isUnspecified } from '../transport/netutil';
+import { ipToBytes, ipToString } from '../wire/ip';
+import { RlpInput } from '../wire/rlp';
+import type { Pong } from '../wire/types';
 import { EnodeInfo, formatEnode, parseEnode } from './enode';
+import { IPTracker, IPTrackerConfig } from './iptracker';
 
 /** geth RefreshInterval. */
 export const DEFAULT_REFRESH_INTERVAL_MS = 30 * 60 * 1000;
@@ -47,8 +55,16 @@ export interface DiscoveryOptions {
   socketKind?: SocketKind;
   /** TCP port advertised in our record and pings (0: none). */
   tcpPort?: number;
-  /** Our advertised IP (defaults to the bind address; a NAT layer refines it). */
+  /**
+   * Our advertised IP (nat extip). When set, endpoint prediction is off;
+   * otherwise the record starts with the bind address (127.0.0.1 for a
+   * wildcard) and follows what peers report.
+   */
   externalIp?: string;
+  /** Extra record pairs (e.g. `eth`: the fork id), as RLP inputs. */
+  recordPairs?: Readonly<Record<string, RlpInput>>;
+  /** Endpoint prediction parameters (geth defaults: 5 min window, 10 statements). */
+  ipTracker?: Omit<IPTrackerConfig, 'clock'>;
   /** enode URLs or node objects to bootstrap from. */
   bootnodes?: ReadonlyArray<string | NodeRecordInfo>;
   /** Node database: a directory, an open NodeDB, or null for in-memory (default). */
@@ -69,9 +85,13 @@ export class Discovery extends EventEmitter {
   readonly table: Table;
   readonly db: NodeDB;
   readonly nodeId: Buffer;
-  readonly localSeq: bigint;
-  readonly localRecord: Buffer;
+  /** Our record; its changes are pushed to the transport. */
+  readonly local: LocalRecord;
   private readonly ownsDb: boolean;
+  private readonly predict: boolean;
+  private readonly tracker4: IPTracker;
+  private readonly tracker6: IPTracker;
+  private readonly tcpPort: number;
   private readonly bootnodes: NodeRecordInfo[];
   private readonly refreshIntervalMs: number;
   private readonly clock: Clock;
@@ -88,8 +108,10 @@ export class Discovery extends EventEmitter {
     bootnodes: NodeRecordInfo[];
     refreshIntervalMs: number;
     clock: Clock;
-    localSeq: bigint;
-    localRecord: Buffer;
+    local: LocalRecord;
+    predict: boolean;
+    ipTracker?: Omit<IPTrackerConfig, 'clock'>;
+    tcpPort: number;
   }) {
     super();
     this.transport = p.transport;
@@ -100,8 +122,21 @@ export class Discovery extends EventEmitter {
     this.refreshIntervalMs = p.refreshIntervalMs;
     this.clock = p.clock;
     this.nodeId = p.transport.nodeId;
-    this.localSeq = p.localSeq;
-    this.localRecord = p.localRecord;
+    this.local = p.local;
+    this.predict = p.predict;
+    this.tcpPort = p.tcpPort;
+    this.tracker4 = new IPTracker({ ...p.ipTracker, clock: p.clock });
+    this.tracker6 = new IPTracker({ ...p.ipTracker, clock: p.clock });
+  }
+
+  /** Our record's current sequence number. */
+  get localSeq(): bigint {
+    return this.local.seq;
+  }
+
+  /** Our current signed record (RLP). */
+  get localRecord(): Buffer {
+    return this.local.record;
   }
 
   static async start(opts: DiscoveryOptions): Promise<Discovery> {
@@ -126,7 +161,12 @@ export class Discovery extends EventEmitter {
         selfId,
         net,
         clock,
-        onAdded: (n) => db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0)),
+        netrestrict: opts.netrestrict,
+        onAdded: (n) => {
+          // The table already refuses such nodes; this keeps the DB clean whatever the path.
+          if (opts.netrestrict !== undefined && !opts.netrestrict.contains(n.ip)) return;
+          db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0));
+        },
       });
       const cfg: Omit<TransportConfig, 'socket'> = {
         ...opts.transport,
@@ -139,20 +179,14 @@ export class Discovery extends EventEmitter {
       if (opts.transportFactory !== undefined) transport = await opts.transportFactory(cfg);
       else transport = await listen({ ...cfg, address, port: bindPort, socketKind: opts.socketKind });
       // Our record: seq from the DB, raised whenever its content changes,
-      // so it never goes back across restarts.
+      // so it never goes back across restarts (LocalRecord).
       const sock = transport.socket.address();
       const ip = ipToBytes(opts.externalIp ?? (sock.address === '0.0.0.0' || sock.address === '::' ? '127.0.0.1' : sock.address));
-      const pairs: Record<string, RlpInput> = ip.length === 4 ? { ip, udp: sock.port, tcp: tcpPort } : { ip6: ip, udp6: sock.port, tcp6: tcpPort };
-      const content = encodeRlp([ip, sock.port, tcpPort]);
-      let seq = db.localSeq();
-      const prev = db.getMeta('local-record-content');
-      if (seq === 0n || prev === undefined || !prev.equals(content)) {
-        seq += 1n;
-        await db.setLocalSeq(seq);
-        await db.putMeta('local-record-content', content);
-      }
-      const record = signRecord(priv, seq, pairs);
-      transport.setLocalRecord(record, seq);
+      const endpoint: Record<string, RlpInput> =
+        ip.length === 4 ? { ip, udp: sock.port } : { ip6: ip, udp6: sock.port };
+      if (tcpPort !== 0) endpoint[ip.length === 4 ? 'tcp' : 'tcp6'] = tcpPort;
+      const local = await LocalRecord.create(priv, { ...opts.recordPairs, ...endpoint }, { store: db });
+      transport.setLocalRecord(local.record, local.seq);
       const d = new Discovery({
         transport,
         table,
@@ -161,10 +195,17 @@ export class Discovery extends EventEmitter {
         bootnodes,
         refreshIntervalMs: opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
         clock,
-        localSeq: seq,
-        localRecord: record,
+        local,
+        predict: opts.externalIp === undefined,
+        ipTracker: opts.ipTracker,
+        tcpPort,
+      });
+      local.onChange((record, seq) => {
+        transport!.setLocalRecord(record, seq);
+        d.emit('localRecord', record, seq);
       });
       transport.on('inboundNode', (n) => d.onInbound(n));
+      if (d.predict) transport.on('pong', (p: InboundPacket<Pong>) => d.onPong(p));
       db.startExpiry();
       if (opts.refreshOnStart ?? true) void d.refresh();
       d.scheduleRefresh();
@@ -185,6 +226,30 @@ export class Discovery extends EventEmitter {
     // geth addInboundNode: not while the table is still initialising, so a
     // burst of pings cannot fill an empty table before our own lookups do.
     if (this.initDone) this.table.addVerified(n, { inbound: true, live: true });
+  }
+
+  /**
+   * A verified pong: the peer's view of our endpoint is a vote (geth
+   * UDPEndpointStatement). When the prediction for that family differs from
+   * our record, the record follows (seq + 1).
+   */
+  private onPong(p: InboundPacket<Pong>): void {
+    if (this.closed) return;
+    const to = p.packet.to;
+    if ((to.ip.length !== 4 && to.ip.length !== 16) || isUnspecified(to.ip)) return;
+    const v6 = to.ip.length === 16;
+    const tracker = v6 ? this.tracker6 : this.tracker4;
+    tracker.addStatement(p.from.address, to.ip, to.udpPort);
+    const pred = tracker.predict();
+    if (pred === undefined) return;
+    const curIp = this.local.get(v6 ? 'ip6' : 'ip');
+    const curUdp = this.local.get(v6 ? 'udp6' : 'udp');
+    if (curIp instanceof Uint8Array && ipToString(curIp) === pred.ip && curUdp === pred.udpPort) return;
+    this.local
+      .setEndpoint({ ip: ipToBytes(pred.ip), udpPort: pred.udpPort, tcpPort: this.tcpPort })
+      .catch((err: unknown) => {
+        if (this.listenerCount('error') > 0) this.emit('error', err);
+      });
   }
 
   private scheduleRefresh(): void {
@@ -215,7 +280,10 @@ export class Discovery extends EventEmitter {
 
   /** DB seeds and bootnodes, verified by ping before they enter the table. */
   private async loadSeeds(): Promise<void> {
-    const seeds: NodeRecordInfo[] = [...this.db.seedNodes(SEED_COUNT, SEED_MAX_AGE_MS), ...this.bootnodes];
+    const restrict = this.table.netrestrict;
+    const seeds: NodeRecordInfo[] = [...this.db.seedNodes(SEED_COUNT, SEED_MAX_AGE_MS), ...this.bootnodes].filter(
+      (s) => restrict === undefined || restrict.contains(s.ip),
+    );
     await Promise.allSettled(
       seeds.map(async (s) => {
         const pong = await this.transport.ping(s);

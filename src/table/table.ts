@@ -21,7 +21,7 @@
  */
 import { keccak256 } from '../crypto';
 import { decodeRecord } from '../enr/record';
-import { isLAN, isUnspecified } from '../transport/netutil';
+import { isLAN, isUnspecified, Netlist } from '../transport/netutil';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import type { PongInfo } from '../transport/transport';
 import { distCmp, logDistance } from './distance';
@@ -95,6 +95,8 @@ export interface TableConfig {
   /** LAN and loopback addresses are exempt from IP limits (geth). Default true. */
   exemptLANFromIPLimits?: boolean;
   pingIntervalMs?: number;
+  /** Only nodes with an IP in this list may enter (geth Config.NetRestrict). Default: any. */
+  netrestrict?: Netlist;
   /** Called when a node enters / leaves the live entries (the node service persists it). */
   onAdded?: (n: TableNode) => void;
   onRemoved?: (n: TableNode) => void;
@@ -138,7 +140,7 @@ export class Table {
   private readonly verifying = new Set<string>();
   private readonly verifyQueue: TableNode[] = [];
   private closed = false;
-  readonly stats = { added: 0, removed: 0, replaced: 0, revalidations: 0, revalidationFailures: 0, verifyDropped: 0, ipLimited: 0 };
+  readonly stats = { added: 0, removed: 0, replaced: 0, revalidations: 0, revalidationFailures: 0, verifyDropped: 0, ipLimited: 0, netrestricted: 0 };
 
   constructor(cfg: TableConfig) {
     this.cfg = cfg;
@@ -214,6 +216,7 @@ export class Table {
    */
   addVerified(info: NodeRecordInfo, opts: { inbound?: boolean; live?: boolean } = {}): boolean {
     if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return false;
+    if (!this.admits(info.ip)) return false;
     const hash = keccak256(info.id);
     const b = this.bucketOf(hash);
     const existing = b.entries.find((n) => n.id.equals(info.id));
@@ -242,6 +245,8 @@ export class Table {
    */
   addFound(info: NodeRecordInfo): void {
     if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return;
+    // Checked before the verification ping: we never send to such nodes either.
+    if (!this.admits(info.ip)) return;
     const hash = keccak256(info.id);
     const b = this.bucketOf(hash);
     if (b.entries.some((n) => n.id.equals(info.id))) return;
@@ -250,6 +255,19 @@ export class Table {
       return;
     }
     this.verify(new TableNode(info));
+  }
+
+  /** The netrestrict list the table enforces, if any. */
+  get netrestrict(): Netlist | undefined {
+    return this.cfg.netrestrict;
+  }
+
+  /** netrestrict: counted, so an operator sees a list that is too narrow. */
+  private admits(ip: Uint8Array): boolean {
+    const list = this.cfg.netrestrict;
+    if (list === undefined || list.contains(ip)) return true;
+    this.stats.netrestricted++;
+    return false;
   }
 
   private verify(n: TableNode): void {
