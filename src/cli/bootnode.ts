@@ -26,8 +26,8 @@ import { loadOrCreateKey, parseKeyHex, readKeyFile, writeKeyFile } from './keyfi
 import { createLogger, Logger, LogLimiter } from './log';
 import { createMetrics, MetricsServer, NodeMetrics, serveMetrics } from './metrics';
 import { formatNat } from './nat';
-import { NatManager, openNat } from '../nat';
-import type { PortMapper } from '../nat/types';
+import type { NatMapping } from '../nat/types';
+import { parseRecord } from '../enr/record';
 import { packageVersion } from './version';
 
 export const SHUTDOWN_TIMEOUT_MS = 5_000;
@@ -132,21 +132,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   }
   if (created) log.info({ file: keyPath }, 'created a new node key');
 
-  // --nat upnp/pmp/any: find the gateway and our external IP before the
-  // record is built; map the port once the socket is bound. Failure to find
-  // a gateway is a warning: the node still runs, as with --nat none.
-  let mapper: PortMapper | null = null;
-  let externalIp = o.nat.kind === 'extip' ? o.nat.ip : undefined;
-  if (o.nat.kind === 'upnp' || o.nat.kind === 'pmp' || o.nat.kind === 'any') {
-    try {
-      mapper = await openNat(o.nat);
-      externalIp = await mapper?.externalIp();
-    } catch (err) {
-      await mapper?.close();
-      mapper = null;
-      log.warn({ err: (err as Error).message }, `--nat ${formatNat(o.nat)}: no usable gateway; running without a port mapping`);
-    }
-  }
+  const externalIp = o.nat.kind === 'extip' ? o.nat.ip : undefined;
   const dbDir = join(o.datadir, 'nodes');
 
   let d: Discovery;
@@ -158,7 +144,9 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
       db: dbDir,
       bootnodes: o.bootnodes,
       netrestrict: o.netrestrict,
-      externalIp,
+      // Discovery finds the gateway, maps the port, puts the external IP in
+      // the record and removes the mapping on close(); we only log.
+      nat: o.nat,
     });
   } catch (err) {
     if (err instanceof BindError && /EADDRINUSE/.test(err.message)) {
@@ -167,21 +155,12 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     throw err;
   }
 
-  let nat: NatManager | undefined;
-  if (mapper !== null) {
-    const port = d.transport.socket.address().port;
-    nat = new NatManager(mapper, { protocol: 'udp', internalPort: port, externalPort: port });
-    nat.on('error', (err: Error) => log.warn({ err: err.message }, 'NAT mapping renewal failed'));
-    try {
-      const m = await nat.start();
-      log.info({ externalIp, externalPort: m.externalPort, lifetimeSec: m.lifetimeSec }, `mapped UDP port ${port} via ${mapper.kind}`);
-      if (m.externalPort !== port) log.warn(`the gateway mapped UDP ${port} to external port ${m.externalPort}; the record still advertises ${port}`);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, `${mapper.kind}: port mapping failed; running without it`);
-      await nat.stop().catch(() => undefined);
-      nat = undefined;
-    }
-  }
+  const port = d.transport.socket.address().port;
+  d.on('natMapped', (m: NatMapping, kind: string, ip?: string) => {
+    log.info({ externalIp: ip, externalPort: m.externalPort, lifetimeSec: m.lifetimeSec }, `mapped UDP port ${port} via ${kind}`);
+    if (m.externalPort !== port) log.warn(`the gateway mapped UDP ${port} to external port ${m.externalPort}; the record still advertises ${port}`);
+  });
+  d.on('natError', (err: Error) => log.warn({ err: err.message }, `--nat ${formatNat(o.nat)}: no usable gateway or mapping; running without a port mapping`));
 
   let metrics: NodeMetrics | undefined;
   let server: MetricsServer | undefined;
@@ -198,7 +177,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
 
   const bound = d.transport.socket.address();
   const unspecified = bound.address === '0.0.0.0' || bound.address === '::';
-  const shownIp = externalIp ?? (unspecified ? '127.0.0.1' : bound.address);
+  const shownIp = externalIp ?? (d.nat !== undefined ? recordIp(d.localRecord) : undefined) ?? (unspecified ? '127.0.0.1' : bound.address);
   const enode = d.enode(ipToBytes(shownIp));
   const enr = encodeEnrText(d.localRecord);
   const rows: Array<[string, string]> = [
@@ -215,7 +194,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     { id: nodeId.toString('hex').slice(0, 16), listen: `${bound.address}:${bound.port}`, nat: formatNat(o.nat), dbNodes: d.db.size, bootnodes: o.bootnodes.length, seq: Number(d.localSeq) },
     'bootnode running',
   );
-  if (unspecified && externalIp === undefined) {
+  if (unspecified && externalIp === undefined && d.nat === undefined) {
     log.warn(`bound to ${bound.address}: the ENR advertises 127.0.0.1; set --nat extip:<public IP> so other machines learn a reachable address`);
   }
 
@@ -285,7 +264,6 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   metrics?.stop();
   try {
     await d.close(); // stops the socket first, then flushes and closes the DB
-    await nat?.stop(); // removes the port mapping from the gateway
     await server?.close();
     limiter.stop();
     log.info({ ms: Math.round(performance.now() - started) }, 'stopped');
@@ -298,3 +276,10 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   }
 }
 
+/** The IP our record advertises (the gateway's external IP when --nat mapped one). */
+function recordIp(record: Buffer): string | undefined {
+  const r = parseRecord(record);
+  if (typeof r === 'string') return undefined;
+  const ep = r.udpEndpoint();
+  return ep === undefined ? undefined : ipToString(ep.ip);
+}

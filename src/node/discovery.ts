@@ -38,6 +38,8 @@ import { ipToBytes, ipToString } from '../wire/ip';
 import { RlpInput } from '../wire/rlp';
 import type { Pong } from '../wire/types';
 import { EnodeInfo, formatEnode, parseEnode } from './enode';
+import { NatManager, NatSpec, OpenNatOptions, openNat, parseNat } from '../nat';
+import type { PortMapper } from '../nat/types';
 import { IPTracker, IPTrackerConfig } from './iptracker';
 
 /** geth RefreshInterval. */
@@ -61,6 +63,17 @@ export interface DiscoveryOptions {
    * wildcard) and follows what peers report.
    */
   externalIp?: string;
+  /**
+   * External address discovery in geth's forms: 'none', 'extip:<IP>',
+   * 'upnp', 'pmp', 'pmp:<gateway>', 'any' (or a parsed NatSpec). With a
+   * gateway, our UDP port is mapped (renewed, removed on close()) and the
+   * gateway's external IP goes into the record. A gateway that cannot be
+   * found or refuses the mapping is reported as a 'natError' event and the
+   * node runs without it.
+   */
+  nat?: string | NatSpec;
+  /** Options for finding the gateway (tests point these at fakes). */
+  natOptions?: OpenNatOptions;
   /** Extra record pairs (e.g. `eth`: the fork id), as RLP inputs. */
   recordPairs?: Readonly<Record<string, RlpInput>>;
   /** Endpoint prediction parameters (geth defaults: 5 min window, 10 statements). */
@@ -99,6 +112,8 @@ export class Discovery extends EventEmitter {
   private refreshing?: Promise<void>;
   private initDone = false;
   private closed = false;
+  /** Keeps the port mapping alive while we run; undefined without a gateway. */
+  nat?: NatManager;
 
   private constructor(p: {
     transport: Transport;
@@ -144,6 +159,22 @@ export class Discovery extends EventEmitter {
     const priv = Buffer.from(opts.privateKey);
     const selfId = nodeIdFromPrivateKey(priv);
     const bootnodes = await resolveBootnodes(opts.bootnodes ?? []);
+    const nat: NatSpec = typeof opts.nat === 'string' ? parseNat(opts.nat) : (opts.nat ?? { kind: 'none' });
+    // The gateway is found before the record is built, so the record
+    // carries its external IP from the start.
+    let mapper: PortMapper | null = null;
+    let natError: Error | undefined;
+    let externalIp = opts.externalIp ?? (nat.kind === 'extip' ? nat.ip : undefined);
+    if (nat.kind === 'upnp' || nat.kind === 'pmp' || nat.kind === 'any') {
+      try {
+        mapper = await openNat(nat, opts.natOptions);
+        externalIp ??= await mapper?.externalIp();
+      } catch (err) {
+        await mapper?.close().catch(() => undefined);
+        mapper = null;
+        natError = err as Error;
+      }
+    }
     const ownsDb = !(opts.db instanceof NodeDB);
     const db = opts.db instanceof NodeDB ? opts.db : await NodeDB.open(opts.db ?? null);
     try {
@@ -181,7 +212,7 @@ export class Discovery extends EventEmitter {
       // Our record: seq from the DB, raised whenever its content changes,
       // so it never goes back across restarts (LocalRecord).
       const sock = transport.socket.address();
-      const ip = ipToBytes(opts.externalIp ?? (sock.address === '0.0.0.0' || sock.address === '::' ? '127.0.0.1' : sock.address));
+      const ip = ipToBytes(externalIp ?? (sock.address === '0.0.0.0' || sock.address === '::' ? '127.0.0.1' : sock.address));
       const endpoint: Record<string, RlpInput> =
         ip.length === 4 ? { ip, udp: sock.port } : { ip6: ip, udp6: sock.port };
       if (tcpPort !== 0) endpoint[ip.length === 4 ? 'tcp' : 'tcp6'] = tcpPort;
@@ -196,7 +227,7 @@ export class Discovery extends EventEmitter {
         refreshIntervalMs: opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
         clock,
         local,
-        predict: opts.externalIp === undefined,
+        predict: externalIp === undefined,
         ipTracker: opts.ipTracker,
         tcpPort,
       });
@@ -206,12 +237,30 @@ export class Discovery extends EventEmitter {
       });
       transport.on('inboundNode', (n) => d.onInbound(n));
       if (d.predict) transport.on('pong', (p: InboundPacket<Pong>) => d.onPong(p));
+      if (mapper !== null) {
+        d.nat = new NatManager(mapper, { protocol: 'udp', internalPort: sock.port, externalPort: sock.port });
+        d.nat.on('error', (err: Error) => d.emit('natError', err));
+        try {
+          const m = await d.nat.start();
+          setImmediate(() => d.emit('natMapped', m, mapper!.kind, externalIp));
+        } catch (err) {
+          await d.nat.stop().catch(() => undefined);
+          d.nat = undefined;
+          natError = err as Error;
+        }
+      }
+      if (natError !== undefined) {
+        const err = natError;
+        // Reported after start() returns, so callers can listen first.
+        setImmediate(() => d.emit('natError', err));
+      }
       db.startExpiry();
       if (opts.refreshOnStart ?? true) void d.refresh();
       d.scheduleRefresh();
       return d;
     } catch (err) {
       if (ownsDb) await db.close();
+      await mapper?.close().catch(() => undefined);
       throw err;
     }
   }
@@ -367,6 +416,8 @@ export class Discovery extends EventEmitter {
     await this.refreshing?.catch(() => undefined);
     if (this.ownsDb) await this.db.close();
     else await this.db.flush();
+    // Last: remove the port mapping from the gateway.
+    await this.nat?.stop().catch(() => undefined);
   }
 }
 

@@ -105,8 +105,8 @@ describe('Discovery local record: extip and endpoint prediction', () => {
       from: { address: fromAddress, port: 30303, family: 4 },
     });
 
-  it('a node started with extip 1.2.3.4 advertises that IP in the record it serves over ENRRequest', async () => {
-    const d = await start({ externalIp: '1.2.3.4', tcpPort: 30303 });
+  it('a node started with nat extip:1.2.3.4 advertises that IP in the record it serves over ENRRequest', async () => {
+    const d = await start({ nat: 'extip:1.2.3.4', tcpPort: 30303 });
     const asker = await start();
     const rec = await asker.transport.requestENR({ id: d.nodeId, ip: '127.0.0.1', udpPort: d.transport.socket.address().port });
     const r = decodeEnr(rec);
