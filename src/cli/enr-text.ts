@@ -17,6 +17,7 @@ import { EnodeError, formatEnode, parseEnode } from '../node/enode';
 import { ipToBytes, ipToString } from '../wire/ip';
 import { readBigUint, readItem, RlpItem } from '../wire/rlp';
 import { CliError } from './errors';
+import type { NodeRecordInfo } from '../table/table';
 
 /** An ENR argument that is not a valid record (a usage error in the CLI). */
 export class EnrTextError extends DiscError {
@@ -50,14 +51,10 @@ export function decodeEnrText(text: string): Buffer {
 
 const RECORD_ERRORS: Readonly<Record<RecordError, string>> = ENR_ERROR_MESSAGES;
 
-/** A node to talk to, from an enode URL or an ENR. */
-export interface NodeArg {
+/** A node to talk to, from an enode URL or an ENR (`record` set for an ENR). */
+export interface NodeArg extends NodeRecordInfo {
   id: Buffer;
   ip: Buffer;
-  udpPort: number;
-  tcpPort: number;
-  seq?: bigint;
-  /** The record's RLP, when the argument was an ENR. */
   record?: Buffer;
 }
 

@@ -5,15 +5,7 @@ import * as path from 'node:path';
 import { generatePrivateKey } from '../../src';
 import { Discovery, DiscoveryOptions } from '../../src/node/discovery';
 import { formatEnode, parseEnode } from '../../src/node/enode';
-
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+import { until } from '../transport/helpers';
 
 describe('Discovery on loopback', () => {
   const open: Discovery[] = [];

@@ -6,15 +6,7 @@ import { Table, TableNode } from '../../src/table/table';
 import { FakeClock } from '../../src/transport/clock';
 import { Netlist } from '../../src/transport/netutil';
 import type { PongInfo } from '../../src/transport/transport';
-
-async function until(pred: () => boolean, ms: number): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) return false;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return true;
-}
+import { until } from '../transport/helpers';
 
 describe('netrestrict: the table', () => {
   const id = (b: number) => Buffer.alloc(64, b);
