@@ -3,29 +3,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generatePrivateKey } from '../../src';
-import { Discovery, DiscoveryOptions } from '../../src/node/discovery';
+import { Discovery } from '../../src/node/discovery';
 import { formatEnode, parseEnode } from '../../src/node/enode';
 import { until } from '../transport/helpers';
+import { loopbackNodes } from './helpers';
 
 describe('Discovery on loopback', () => {
-  const open: Discovery[] = [];
-  const start = async (opts: Partial<DiscoveryOptions> = {}) => {
-    const d = await Discovery.start({
-      privateKey: generatePrivateKey(),
-      address: '127.0.0.1',
-      port: 0,
-      transport: { respTimeoutMs: 300 },
-      ...opts,
-    });
-    open.push(d);
-    return d;
-  };
+  const start = loopbackNodes({ transport: { respTimeoutMs: 300 } });
   const enodeOf = (d: Discovery) => formatEnode(d.nodeId, Buffer.from([127, 0, 0, 1]), 0, d.transport.socket.address().port);
   const knows = (a: Discovery, b: Discovery) => a.table.getNode(b.nodeId) !== undefined;
-
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((d) => d.close()));
-  });
 
   it('three nodes find each other from one bootnode', async () => {
     const boot = await start();
@@ -74,8 +60,7 @@ describe('Discovery on loopback', () => {
       assert.ok(knows(first, boot));
       const seq = first.localSeq;
       const port = first.transport.socket.address().port;
-      await first.close();
-      open.splice(open.indexOf(first), 1);
+      await first.close(); // close() is idempotent: closeAll() skips it later
 
       // Same key, same endpoint, no bootnodes: the DB alone must bring the peer back.
       const again = await start({ privateKey: key, db: dir, port, refreshOnStart: false });
@@ -84,13 +69,12 @@ describe('Discovery on loopback', () => {
       await again.refresh();
       assert.ok(knows(again, boot), 'restarted node did not reconnect to its peer from the DB');
       await again.close();
-      open.splice(open.indexOf(again), 1);
 
       // A new endpoint changes the record: seq goes up, never back.
       const moved = await start({ privateKey: key, db: dir, refreshOnStart: false });
       assert.equal(moved.localSeq, seq + 1n);
     } finally {
-      await Promise.all(open.splice(0).map((d) => d.close()));
+      await start.closeAll();
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

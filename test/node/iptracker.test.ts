@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { generatePrivateKey } from '../../src';
 import { decodeEnr, pairIp, pairUint } from '../../src/enr';
 import { IPTracker } from '../../src/node/iptracker';
-import { Discovery, DiscoveryOptions } from '../../src/node/discovery';
+import { Discovery } from '../../src/node/discovery';
 import { FakeClock } from '../../src/transport/clock';
 import { PacketType, Pong } from '../../src/wire/types';
+import { loopbackNodes } from './helpers';
 
 const MIN = 60 * 1000;
 
@@ -80,22 +80,7 @@ describe('IPTracker (geth netutil.IPTracker)', () => {
 });
 
 describe('Discovery local record: extip and endpoint prediction', () => {
-  const open: Discovery[] = [];
-  const start = async (opts: Partial<DiscoveryOptions> = {}) => {
-    const d = await Discovery.start({
-      privateKey: generatePrivateKey(),
-      address: '127.0.0.1',
-      port: 0,
-      refreshOnStart: false,
-      transport: { respTimeoutMs: 500 },
-      ...opts,
-    });
-    open.push(d);
-    return d;
-  };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((d) => d.close()));
-  });
+  const start = loopbackNodes({ refreshOnStart: false, transport: { respTimeoutMs: 500 } });
 
   /** A pong event as the transport emits it after a verified pong. */
   const pong = (d: Discovery, fromAddress: string, toIp: number[], toPort: number) =>

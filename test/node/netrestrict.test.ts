@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { generatePrivateKey } from '../../src';
 import { Discovery, DiscoveryOptions } from '../../src/node/discovery';
 import { formatEnode } from '../../src/node/enode';
 import { Table, TableNode } from '../../src/table/table';
@@ -7,6 +6,7 @@ import { FakeClock } from '../../src/transport/clock';
 import { Netlist } from '../../src/transport/netutil';
 import type { PongInfo } from '../../src/transport/transport';
 import { until } from '../transport/helpers';
+import { loopbackNodes } from './helpers';
 
 describe('netrestrict: the table', () => {
   const id = (b: number) => Buffer.alloc(64, b);
@@ -42,27 +42,12 @@ describe('netrestrict: the table', () => {
 });
 
 describe('netrestrict on loopback (127.0.0.1 admitted, 127.0.0.2 not)', () => {
-  const open: Discovery[] = [];
-  const start = async (address: string, opts: Partial<DiscoveryOptions> = {}) => {
-    const d = await Discovery.start({
-      privateKey: generatePrivateKey(),
-      address,
-      port: 0,
-      refreshOnStart: false,
-      transport: { respTimeoutMs: 200 },
-      ...opts,
-    });
-    open.push(d);
-    return d;
-  };
+  const startNode = loopbackNodes({ refreshOnStart: false, transport: { respTimeoutMs: 200 } });
+  const start = (address: string, opts: Partial<DiscoveryOptions> = {}) => startNode({ address, ...opts });
   const enodeOf = (d: Discovery) => {
     const a = d.transport.socket.address();
     return formatEnode(d.nodeId, Buffer.from(a.address.split('.').map(Number)), 0, a.port);
   };
-  afterEach(async () => {
-    await Promise.all(open.splice(0).map((d) => d.close()));
-  });
-
   it('drops (and counts) packets from outside, and never tables, stores or relays such a node', async () => {
     const netrestrict = Netlist.parse('127.0.0.1/32');
     // X (unrestricted, 127.0.0.1) knows Z (127.0.0.2); A and B are restricted to 127.0.0.1.
