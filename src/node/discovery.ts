@@ -82,17 +82,37 @@ export interface DiscoveryOptions {
   bootnodes?: ReadonlyArray<string | NodeRecordInfo>;
   /** Node database: a directory, an open NodeDB, or null for in-memory (default). */
   db?: string | NodeDB | null;
+  /** Time between automatic refreshes; 0 turns them off (the owner calls refresh()). */
   refreshIntervalMs?: number;
   /** Run the first refresh at start (default true). */
   refreshOnStart?: boolean;
   netrestrict?: Netlist;
-  table?: Partial<Omit<TableConfig, 'selfId' | 'net' | 'clock' | 'onAdded' | 'onRemoved'>>;
+  table?: Partial<Omit<TableConfig, 'selfId' | 'net' | 'clock' | 'onAdded' | 'onRemoved' | 'onRevalidated'>>;
+  /**
+   * Which nodes that ping us (and prove their endpoint) enter the table:
+   * 'afterRefresh' (default, geth: not before the first refresh ran, so a
+   * ping flood cannot fill an empty table before our own lookups do),
+   * 'always', or 'never'. The DPT facade picks 'always' or 'never' as ethjs's
+   * shouldFindNeighbours does.
+   */
+  inboundNodes?: 'afterRefresh' | 'always' | 'never';
   transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock'>>;
   clock?: Clock;
   /** Inject a ready transport (tests, simulation) instead of binding one. */
   transportFactory?: (cfg: Omit<TransportConfig, 'socket'>) => Promise<Transport>;
 }
 
+export interface LookupOptions {
+  /** Only table nodes it accepts start the lookup (the DPT's onlyConfirmed). */
+  seedFilter?: (n: TableNode) => boolean;
+}
+
+/**
+ * Events: 'nodeAdded' / 'nodeRemoved' (a TableNode enters / leaves the
+ * table), 'nodeAlive' (a node answered our ping: table candidates, seeds,
+ * inbound nodes, nodes a lookup bonded with), 'lookup' ({durationMs, found}),
+ * 'localRecord' (record, seq), 'natMapped', 'natError', 'error'.
+ */
 export class Discovery extends EventEmitter {
   readonly transport: Transport;
   readonly table: Table;
@@ -111,6 +131,7 @@ export class Discovery extends EventEmitter {
   private refreshTimer?: TimerHandle;
   private refreshing?: Promise<void>;
   private initDone = false;
+  private inboundNodes: 'afterRefresh' | 'always' | 'never' = 'afterRefresh';
   private closed = false;
   /** Keeps the port mapping alive while we run; undefined without a gateway. */
   nat?: NatManager;
@@ -183,9 +204,21 @@ export class Discovery extends EventEmitter {
       // The table exists before the transport so findnode can be answered
       // from the first datagram; its network calls go through `net`.
       let transport: Transport | undefined;
+      let self: Discovery | undefined;
       const net = {
-        ping: (n: TableNode) => transport!.ping(n),
+        // 'nodeAlive' is emitted before the table acts on the pong, so
+        // listeners see a node as alive before it is added.
+        ping: (n: TableNode) =>
+          transport!.ping(n).then((pong) => {
+            self?.emitAlive(n);
+            return pong;
+          }),
         requestENR: (n: TableNode) => transport!.requestENR(n),
+      };
+      const store = (n: TableNode) => {
+        // The table already refuses such nodes; this keeps the DB clean whatever the path.
+        if (opts.netrestrict !== undefined && !opts.netrestrict.contains(n.ip)) return;
+        db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0));
       };
       const table = new Table({
         ...opts.table,
@@ -194,10 +227,11 @@ export class Discovery extends EventEmitter {
         clock,
         netrestrict: opts.netrestrict,
         onAdded: (n) => {
-          // The table already refuses such nodes; this keeps the DB clean whatever the path.
-          if (opts.netrestrict !== undefined && !opts.netrestrict.contains(n.ip)) return;
-          db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0));
+          store(n);
+          self?.emit('nodeAdded', n);
         },
+        onRevalidated: store,
+        onRemoved: (n) => self?.emit('nodeRemoved', n),
       });
       const cfg: Omit<TransportConfig, 'socket'> = {
         ...opts.transport,
@@ -231,6 +265,8 @@ export class Discovery extends EventEmitter {
         ipTracker: opts.ipTracker,
         tcpPort,
       });
+      self = d;
+      d.inboundNodes = opts.inboundNodes ?? 'afterRefresh';
       local.onChange((record, seq) => {
         transport!.setLocalRecord(record, seq);
         d.emit('localRecord', record, seq);
@@ -272,9 +308,16 @@ export class Discovery extends EventEmitter {
   }
 
   private onInbound(n: VerifiedNode): void {
+    this.emitAlive(n);
     // geth addInboundNode: not while the table is still initialising, so a
     // burst of pings cannot fill an empty table before our own lookups do.
-    if (this.initDone) this.table.addVerified(n, { inbound: true, live: true });
+    const admit = this.inboundNodes === 'always' || (this.inboundNodes === 'afterRefresh' && this.initDone);
+    if (admit) this.table.addVerified(n, { inbound: true, live: true });
+  }
+
+  /** A node answered our ping (or bonded with us by pinging and answering): 'nodeAlive'. */
+  private emitAlive(n: NodeRecordInfo): void {
+    if (!this.closed && this.listenerCount('nodeAlive') > 0) this.emit('nodeAlive', n);
   }
 
   /**
@@ -302,7 +345,7 @@ export class Discovery extends EventEmitter {
   }
 
   private scheduleRefresh(): void {
-    if (this.closed) return;
+    if (this.closed || !(this.refreshIntervalMs > 0)) return;
     const half = this.refreshIntervalMs / 2;
     this.refreshTimer = this.clock.setTimer(() => {
       void this.refresh().finally(() => this.scheduleRefresh());
@@ -336,6 +379,7 @@ export class Discovery extends EventEmitter {
     await Promise.allSettled(
       seeds.map(async (s) => {
         const pong = await this.transport.ping(s);
+        this.emitAlive(s);
         const seq = pong.enrSeq !== undefined && pong.enrSeq > (s.seq ?? 0n) ? pong.enrSeq : s.seq;
         this.table.addVerified({ ...s, seq }, { live: true });
       }),
@@ -346,25 +390,30 @@ export class Discovery extends EventEmitter {
    * Finds the nodes closest to `target` (a 64-byte public key; default: a
    * random one). Reseeds first when the table is empty.
    */
-  async lookup(target?: Uint8Array): Promise<TableNode[] | LookupNode[]> {
+  async lookup(target?: Uint8Array, opts: LookupOptions = {}): Promise<TableNode[] | LookupNode[]> {
     if (this.closed) throw new ClosedError('discovery closed');
     if (target !== undefined && (!(target instanceof Uint8Array) || target.length !== 64)) {
       throw new InvalidArgumentError('lookup target must be a 64-byte public key');
     }
     if (this.table.size === 0 && this.refreshing === undefined) await this.loadSeeds();
     const startedMs = this.clock.now();
-    const found = await this.newLookup(target ?? randomBytes(64)).run();
+    const found = await this.newLookup(target ?? randomBytes(64), opts).run();
     // For operators (the CLI's lookup-duration histogram): one event per lookup, not per packet.
     this.emit('lookup', { durationMs: this.clock.now() - startedMs, found: found.length });
     return found;
   }
 
   /** A lookup object (run() / async iteration) over the table's closest nodes. */
-  newLookup(target: Uint8Array): Lookup {
+  newLookup(target: Uint8Array, opts: LookupOptions = {}): Lookup {
     const targetHash = keccak256(target);
+    const filter = opts.seedFilter;
+    const seeds =
+      filter === undefined
+        ? this.table.closest(targetHash, K)
+        : this.table.closest(targetHash, this.table.size).filter(filter).slice(0, K);
     return new Lookup({
       target,
-      seeds: this.table.closest(targetHash, K),
+      seeds,
       selfId: this.nodeId,
       findnode: (n, t) => this.transport.findnode(n, t),
       onQueried: (n, ok, found) => this.onQueried(n, ok, found),
@@ -375,6 +424,7 @@ export class Discovery extends EventEmitter {
     if (this.closed) return;
     if (ok) {
       // It answered findnode after bonding with us: its endpoint is proven.
+      if (this.table.getNode(n.id) === undefined) this.emitAlive(n);
       this.table.addVerified(n, { live: true });
       for (const f of found) this.table.addFound(f);
     } else {

@@ -100,6 +100,10 @@ export interface TableConfig {
   /** Called when a node enters / leaves the live entries (the node service persists it). */
   onAdded?: (n: TableNode) => void;
   onRemoved?: (n: TableNode) => void;
+  /** Called when an entry answers a revalidation ping (fresher liveness, maybe a newer record). */
+  onRevalidated?: (n: TableNode) => void;
+  /** Extra admission rule (e.g. a ban list): nodes it refuses never enter, not even as replacements. */
+  admitNode?: (id: Uint8Array, ip: Uint8Array) => boolean;
 }
 
 interface Bucket {
@@ -140,7 +144,7 @@ export class Table {
   private readonly verifying = new Set<string>();
   private readonly verifyQueue: TableNode[] = [];
   private closed = false;
-  readonly stats = { added: 0, removed: 0, replaced: 0, revalidations: 0, revalidationFailures: 0, verifyDropped: 0, ipLimited: 0, netrestricted: 0 };
+  readonly stats = { added: 0, removed: 0, replaced: 0, revalidations: 0, revalidationFailures: 0, verifyDropped: 0, ipLimited: 0, netrestricted: 0, refused: 0 };
 
   constructor(cfg: TableConfig) {
     this.cfg = cfg;
@@ -216,7 +220,7 @@ export class Table {
    */
   addVerified(info: NodeRecordInfo, opts: { inbound?: boolean; live?: boolean } = {}): boolean {
     if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return false;
-    if (!this.admits(info.ip)) return false;
+    if (!this.admits(info.ip) || !this.admitsNode(info)) return false;
     const hash = keccak256(info.id);
     const b = this.bucketOf(hash);
     const existing = b.entries.find((n) => n.id.equals(info.id));
@@ -246,7 +250,7 @@ export class Table {
   addFound(info: NodeRecordInfo): void {
     if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return;
     // Checked before the verification ping: we never send to such nodes either.
-    if (!this.admits(info.ip)) return;
+    if (!this.admits(info.ip) || !this.admitsNode(info)) return;
     const hash = keccak256(info.id);
     const b = this.bucketOf(hash);
     if (b.entries.some((n) => n.id.equals(info.id))) return;
@@ -267,6 +271,13 @@ export class Table {
     const list = this.cfg.netrestrict;
     if (list === undefined || list.contains(ip)) return true;
     this.stats.netrestricted++;
+    return false;
+  }
+
+  private admitsNode(info: NodeRecordInfo): boolean {
+    const admit = this.cfg.admitNode;
+    if (admit === undefined || admit(info.id, info.ip)) return true;
+    this.stats.refused++;
     return false;
   }
 
@@ -514,7 +525,7 @@ export class Table {
       }
     }
     if (!endpointChanged) this.moveReval(n, 'slow');
-    this.cfg.onAdded?.(n);
+    this.cfg.onRevalidated?.(n);
   }
 
   close(): void {

@@ -47,6 +47,10 @@ export const BUCKET_SIZE = 16;
  * expiration stay under 1280: 97 + 1 + 3 + 3 + 12 * 91 + 9 = 1205.
  */
 export const MAX_NEIGHBORS_PER_PACKET = 12;
+/** The pending-queue node key of pings to an unknown id (no real key is empty). */
+const ANY_NODE = '';
+/** Findnode requests held while their sender's bond completes (see deferFindnode). */
+export const MAX_DEFERRED_FINDNODES = 1024;
 /** geth maxFindnodeFailures: past this many failures we re-bond before asking again. */
 export const MAX_FINDNODE_FAILURES = 5;
 
@@ -56,6 +60,11 @@ export interface RemoteNode {
   ip: Uint8Array | string;
   udpPort: number;
   tcpPort?: number;
+}
+
+export interface RequestOptions {
+  /** This request's reply deadline instead of the transport's respTimeoutMs. */
+  timeoutMs?: number;
 }
 
 /** A node that proved its endpoint by answering our ping (geth: addInboundNode). */
@@ -127,6 +136,8 @@ export interface TransportStats {
   pending: number;
   bonds: number;
   timeouts: number;
+  /** Findnode requests answered after their sender's bond completed (held meanwhile). */
+  deferredFindnodes: number;
 }
 
 /** Events of a Transport, by name. Packet events carry copies, safe to keep. */
@@ -199,6 +210,11 @@ export class Transport extends EventEmitter {
   private closing?: Promise<void>;
   /** Ping-backs in flight, so a burst of pings from one node sends one. */
   private readonly pingBacks = new Set<string>();
+  /** Findnode requests held until the ping-back of their sender completes (see deferFindnode). */
+  private readonly deferred = new Map<string, { id: Buffer; target: Buffer; ip: Buffer; port: number }>();
+  private packetsDeferredAnswered = 0;
+  /** Pings in flight to endpoints of unknown id (pingAddress): their pongs match on IP and token only. */
+  private addressPings = 0;
   /** ensureBond waiters for an inbound ping, by bond key. */
   private readonly pingWaiters = new Map<string, Array<() => void>>();
 
@@ -295,7 +311,8 @@ export class Transport extends EventEmitter {
           this.verifyPong(view, from);
           break;
         case PacketType.Findnode:
-          if (this.verifyBonded(view, from)) this.handleFindnode(view, from);
+          if (this.hasBond(view, from)) this.handleFindnode(view, from);
+          else this.deferFindnode(view, from);
           break;
         case PacketType.Neighbors:
           this.verifyReply(view, from);
@@ -355,11 +372,15 @@ export class Transport extends EventEmitter {
         this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey)
           .then(
             () => {
+              this.pingBacks.delete(key);
+              this.releaseDeferred(key, true);
               if (wantsInbound || this.listenerCount('inboundNode') > 0) this.emit('inboundNode', node);
             },
-            () => undefined,
-          )
-          .finally(() => this.pingBacks.delete(key));
+            () => {
+              this.pingBacks.delete(key);
+              this.releaseDeferred(key, false);
+            },
+          );
       }
     } else if (wantsInbound) {
       this.emit('inboundNode', this.verifiedFromView(view, from));
@@ -394,7 +415,10 @@ export class Transport extends EventEmitter {
   private verifyPong(view: PacketView, from: RemoteAddress): void {
     const nodeKey = latin1(view.nodeId);
     const ipKey = ipKeyOf(from.ip);
-    if (!this.pending.dispatch(nodeKey, ipKey, PacketType.Pong, view)) {
+    if (
+      !this.pending.dispatch(nodeKey, ipKey, PacketType.Pong, view) &&
+      (this.addressPings === 0 || !this.pending.dispatch(ANY_NODE, ipKey, PacketType.Pong, view))
+    ) {
       this.drops.unsolicited++;
       return;
     }
@@ -411,16 +435,62 @@ export class Transport extends EventEmitter {
    * packets many times larger than the request (amplification).
    */
   private verifyBonded(view: PacketView, from: RemoteAddress): boolean {
+    if (this.hasBond(view, from)) return true;
+    this.drops.unbonded++;
+    return false;
+  }
+
+  private hasBond(view: PacketView, from: RemoteAddress): boolean {
     const rec = this.bonds.get(view.nodeId, 0, from.ip);
-    if (rec === undefined || this.wallNow() - rec.lastPongReceivedMs > this.bondExpirationMs) {
+    return rec !== undefined && this.wallNow() - rec.lastPongReceivedMs <= this.bondExpirationMs;
+  }
+
+  /**
+   * A findnode from a node we are bonding with right now (it pinged us,
+   * our ping-back is in flight) is held until its pong proves the endpoint,
+   * then answered; anything else unbonded is dropped. Clients that ask
+   * right after their first ping (ethjs's bootstrap does) would otherwise
+   * get nothing until their next refresh. Still no reply before the proof,
+   * so no amplification; held requests are bounded.
+   */
+  private deferFindnode(view: PacketView, from: RemoteAddress): void {
+    if (this.pingBacks.size === 0 || this.deferred.size >= MAX_DEFERRED_FINDNODES) {
       this.drops.unbonded++;
-      return false;
+      return;
     }
-    return true;
+    const key = latin1(view.nodeId) + ipKeyOf(from.ip);
+    if (!this.pingBacks.has(key) || this.deferred.has(key)) {
+      this.drops.unbonded++;
+      return;
+    }
+    this.deferred.set(key, {
+      id: Buffer.from(view.nodeId),
+      target: Buffer.from(view.buf.subarray(view.targetStart, view.targetStart + NODE_ID_SIZE)),
+      ip: Buffer.from(from.ip),
+      port: from.port,
+    });
+  }
+
+  /** The ping-back of `key` ended: answer the findnode held for it, if any. */
+  private releaseDeferred(key: string, bonded: boolean): void {
+    const d = this.deferred.get(key);
+    if (d === undefined) return;
+    this.deferred.delete(key);
+    if (!bonded || this.closed) {
+      this.drops.unbonded++;
+      return;
+    }
+    this.packetsDeferredAnswered++;
+    this.answerFindnode(d.id, d.target, 0, d.ip, d.port);
   }
 
   private handleFindnode(view: PacketView, from: RemoteAddress): void {
-    this.crypto.keccak256Into(view.buf, view.targetStart, NODE_ID_SIZE, this.targetHash, 0);
+    this.answerFindnode(view.nodeId, view.buf, view.targetStart, from.ip, from.port);
+    this.emitPacket(view, from);
+  }
+
+  private answerFindnode(requester: Uint8Array, target: Uint8Array, targetOff: number, ip: Uint8Array, port: number): void {
+    this.crypto.keccak256Into(target, targetOff, NODE_ID_SIZE, this.targetHash, 0);
     // One more than a bucket: the requester itself is often among the
     // closest (a self lookup). We leave it out (it learns nothing from its
     // own entry; geth includes it), and asking for 17 keeps the reply at 16
@@ -431,8 +501,8 @@ export class Transport extends EventEmitter {
     const nodes: NodeBytes[] = [];
     for (const n of closest) {
       if (nodes.length === BUCKET_SIZE) break;
-      if (n.id.length === NODE_ID_SIZE && view.nodeId.equals(n.id)) continue;
-      if (relayIPError(from.ip, n.ip) !== undefined) continue;
+      if (n.id.length === NODE_ID_SIZE && equalAt(requester, 0, n.id, 0, NODE_ID_SIZE)) continue;
+      if (relayIPError(ip, n.ip) !== undefined) continue;
       if (this.netrestrict !== undefined && !this.netrestrict.contains(n.ip)) continue;
       nodes.push(n);
     }
@@ -444,10 +514,9 @@ export class Transport extends EventEmitter {
       const slot = this.acquire();
       if (slot < 0) return;
       const len = writeNeighborsRaw(this.pool.slab, this.pool.offset(slot), nodes, start, end, exp);
-      this.sealAndSend(slot, len, PacketType.Neighbors, from.ip, from.port);
+      this.sealAndSend(slot, len, PacketType.Neighbors, ip, port);
       start = end;
     } while (start < nodes.length);
-    this.emitPacket(view, from);
   }
 
   // ------------------------------------------------------------ NEIGHBORS/v4, ENRRESPONSE/v4
@@ -508,6 +577,7 @@ export class Transport extends EventEmitter {
     type: PacketType,
     token: Buffer | undefined,
     write: (buf: Buffer, off: number) => number,
+    timeoutMs = this.respTimeoutMs,
   ): void {
     if (this.closed) {
       m.onDone(new ClosedError());
@@ -529,7 +599,7 @@ export class Transport extends EventEmitter {
     if (token !== undefined) this.pool.slab.copy(token, 0, off, off + 32);
     // Register before sending: on loopback the reply can arrive in the
     // next event-loop turn, and the matcher must already be there.
-    const handle = this.pending.add(m, this.respTimeoutMs);
+    const handle = this.pending.add(m, timeoutMs);
     if (handle === 0) {
       this.pool.release(slot);
       return;
@@ -546,12 +616,32 @@ export class Transport extends EventEmitter {
   // ------------------------------------------------------------ requests
 
   /** Pings a node; resolves with what its pong said. Rejects with TimeoutError / ClosedError / QueueFullError. */
-  ping(node: RemoteNode): Promise<PongInfo> {
+  ping(node: RemoteNode, opts: RequestOptions = {}): Promise<PongInfo> {
     const n = checkNode(node);
-    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip));
+    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip), opts.timeoutMs);
   }
 
-  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string): Promise<PongInfo> {
+  /**
+   * Pings an endpoint whose node id we do not know (an ethjs-style
+   * `addPeer({ address, udpPort })`); resolves with the id that signed the
+   * pong. The pong must come from that IP and carry our ping's hash, which
+   * only a receiver of the ping can know.
+   */
+  async pingAddress(ip: Uint8Array | string, udpPort: number, opts: RequestOptions = {}): Promise<PongInfo & { id: Buffer }> {
+    if (!Number.isInteger(udpPort) || udpPort <= 0 || udpPort > 0xffff) {
+      throw new InvalidArgumentError(`udpPort must be 1..65535 (got ${String(udpPort)})`);
+    }
+    const ipBytes = toIpBytes(ip);
+    this.addressPings++;
+    try {
+      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs);
+      return info as PongInfo & { id: Buffer };
+    } finally {
+      this.addressPings--;
+    }
+  }
+
+  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs?: number): Promise<PongInfo> {
     return new Promise<PongInfo>((resolve, reject) => {
       const token = Buffer.allocUnsafe(32);
       const sentAt = this.clock.now();
@@ -567,6 +657,7 @@ export class Transport extends EventEmitter {
             rttMs: this.clock.now() - sentAt,
           };
           if (v.enrSeqStart >= 0) info.enrSeq = readBigUint(v.buf, v.enrSeqStart, v.enrSeqEnd);
+          if (nodeKey === ANY_NODE) (info as PongInfo & { id: Buffer }).id = Buffer.from(v.nodeId);
           return MatchResult.Done;
         },
         onDone: (err) => {
@@ -579,6 +670,7 @@ export class Transport extends EventEmitter {
       const ourIp = this.ourIp;
       this.request(m, ip, udpPort, PacketType.Ping, token, (buf, off) =>
         writePingRaw(buf, off, PING_VERSION, ourIp, this.ourUdp, this.ourTcp, ip, udpPort, 0, this.expiration(), this.localSeq),
+        timeoutMs,
       );
     });
   }
@@ -725,6 +817,7 @@ export class Transport extends EventEmitter {
     this.pending.close(new ClosedError());
     for (const waiters of this.pingWaiters.values()) for (const w of waiters) w();
     this.pingWaiters.clear();
+    this.deferred.clear();
     this.closing = this.socket.close().then(() => {
       this.emit('close');
     });
@@ -765,6 +858,7 @@ export class Transport extends EventEmitter {
       pending: this.pending.size,
       bonds: this.bonds.size,
       timeouts: this.pending.stats().timeouts,
+      deferredFindnodes: this.packetsDeferredAnswered,
     };
   }
 }
