@@ -57,3 +57,6 @@ export { EnrError, decodeEnr, encodeEnrText, decodeEnrText, LocalRecord } from '
 export { IPTracker } from './node/iptracker';
 export { parseNat, formatNat, openNat, NatManager, discoverUpnp, natPmp } from './nat';
 export type { NatSpec, NatMapping, PortMapper } from './nat';
+// The @ethereumjs/devp2p-compatible DPT (every ethjs name: 'discv4-native/dpt').
+export { DPT } from './dpt/dpt';
+export type { DPTOptions, DPTEvent } from './dpt/types';

@@ -73,6 +73,19 @@ describe('built package entry points (dist; `npm run build` makes them)', () => 
     assert.equal(byName, byPath);
   });
 
+  it("resolves 'discv4-native/dpt' (the ethjs-compatible DPT) for require and import, one implementation", async () => {
+    const cjsPath = require.resolve('discv4-native/dpt');
+    assert.equal(cjsPath, path.join(REPO_ROOT, 'dist', 'cjs', 'dpt', 'index.js'));
+    const cjs = require(cjsPath) as Record<string, unknown>;
+    const esm = await importEsm('discv4-native/dpt');
+    for (const name of ['DPT', 'Server', 'KBucket', 'BanList', 'encode', 'decode', 'pk2id', 'id2pk', 'DNS', 'ENR']) {
+      assert.equal(typeof cjs[name], 'function', `dist/cjs/dpt is missing ${name}`);
+      assert.equal(esm[name], cjs[name], `${name} differs between the CJS and ESM dpt entries`);
+    }
+    // The root exports the same DPT class.
+    assert.equal((require(CJS_ENTRY) as Record<string, unknown>).DPT, cjs.DPT);
+  });
+
   it('ships type declarations for both entries, as package.json points to them', () => {
     const pkg = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
       main: string;

@@ -29,6 +29,33 @@ describe('Discovery on loopback', () => {
     assert.ok(ids.includes(boot.nodeId.toString('hex')));
   });
 
+  it('emits nodeAlive, then nodeAdded, for a node that answers, and nodeRemoved when it leaves', async () => {
+    const boot = await start();
+    const a = await start({ bootnodes: [enodeOf(boot)] });
+    const log: string[] = [];
+    a.on('nodeAlive', () => log.push('alive'));
+    a.on('nodeAdded', () => log.push('added'));
+    a.on('nodeRemoved', () => log.push('removed'));
+    await a.refresh();
+    assert.ok(knows(a, boot));
+    assert.ok(log.includes('alive') && log.indexOf('alive') < log.indexOf('added'), log.join(','));
+    a.table.remove(boot.nodeId);
+    assert.equal(log[log.length - 1], 'removed');
+  });
+
+  it("keeps nodes that ping it out of the table with inboundNodes: 'never'", async () => {
+    const a = await start({ inboundNodes: 'never' });
+    await a.refresh();
+    const b = await start();
+    await b.transport.ping({ id: a.nodeId, ip: '127.0.0.1', udpPort: a.transport.socket.address().port });
+    // b is now bonded with a (a pinged it back); a still leaves it out.
+    assert.ok(await until(() => a.transport.isBonded(b.nodeId, '127.0.0.1'), 2000));
+    assert.equal(a.table.size, 0);
+    const c = await start({ inboundNodes: 'always' });
+    await b.transport.ping({ id: c.nodeId, ip: '127.0.0.1', udpPort: c.transport.socket.address().port });
+    assert.ok(await until(() => knows(c, b), 2000), "'always' admits the pinging node before any refresh");
+  });
+
   it('streams nodes from random lookups (randomNodes)', async () => {
     const boot = await start();
     await boot.refresh();

@@ -147,6 +147,39 @@ describe('Table', () => {
     assert.equal(table.getNode(bad), undefined);
   });
 
+  it('refuses nodes its admitNode rule rejects (a ban list), as entries, found nodes and replacements', async () => {
+    const banned = new Set<string>();
+    const { table, net } = makeTable({ admitNode: (id) => !banned.has(Buffer.from(id).toString('hex')) });
+    const [a, b] = idsInBucket(table, 16, 2);
+    banned.add(a.toString('hex'));
+    banned.add(b.toString('hex'));
+    assert.equal(table.addVerified(info(a)), false);
+    table.addFound(info(b));
+    await flush();
+    assert.equal(table.size, 0);
+    assert.deepEqual(net.pings, [], 'a refused found node is not even pinged');
+    assert.equal(table.stats.refused, 2);
+  });
+
+  it('calls onAdded when a node enters and onRevalidated (not onAdded) when it answers a revalidation', async () => {
+    const added: string[] = [];
+    const revalidated: string[] = [];
+    const { table, clock } = makeTable({
+      pingIntervalMs: 1000,
+      onAdded: (n) => added.push(n.id.toString('hex')),
+      onRevalidated: (n) => revalidated.push(n.id.toString('hex')),
+    });
+    const [id] = idsInBucket(table, 16, 1);
+    table.addVerified(info(id));
+    for (let i = 0; i < 20 && revalidated.length === 0; i++) {
+      clock.advance(1000);
+      await flush();
+      await flush();
+    }
+    assert.deepEqual(added, [id.toString('hex')]);
+    assert.ok(revalidated.includes(id.toString('hex')));
+  });
+
   it('returns the closest nodes sorted by XOR distance to the target', () => {
     const { table } = makeTable();
     for (let i = 0; i < 60; i++) table.addVerified(info(randomBytes(64)));

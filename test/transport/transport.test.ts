@@ -230,6 +230,55 @@ for (const [kind, factory] of factories) {
       assert.ok(a.t.isBonded(p.id, '127.0.0.1'));
     });
 
+    it('pingAddress: pings an endpoint of unknown id and resolves with the id that signed the pong', async () => {
+      const a = await node();
+      const p = await raw();
+      const pinging = a.t.pingAddress('127.0.0.1', p.port);
+      await p.waitFor(() => p.ofType(PacketType.Ping).length > 0);
+      p.send(PacketType.Pong, { to: { ip: '127.0.0.1', udpPort: a.node.udpPort }, replyToken: p.ofType(PacketType.Ping)[0].hash }, a.node);
+      const info = await pinging;
+      assert.ok(info.id.equals(p.id));
+      assert.ok(a.t.isBonded(p.id, '127.0.0.1'));
+    });
+
+    it('pingAddress ignores a pong with the right token from another IP', async () => {
+      const a = await node('127.0.0.1', { respTimeoutMs: 200 });
+      const p = await raw('127.0.0.1');
+      const other = await raw('127.0.0.2');
+      const pinging = a.t.pingAddress('127.0.0.1', p.port);
+      await p.waitFor(() => p.ofType(PacketType.Ping).length > 0);
+      other.send(PacketType.Pong, { to: { ip: '127.0.0.1', udpPort: a.node.udpPort }, replyToken: p.ofType(PacketType.Ping)[0].hash }, a.node);
+      await assert.rejects(pinging, TimeoutError);
+      assert.equal(a.t.stats().drops.unsolicited, 1);
+    });
+
+    it('holds a findnode sent during its bond and answers once the ping-back is answered', async () => {
+      const b = await node('127.0.0.1', { closest: () => fakeNodes(5) });
+      const p = await raw();
+      // ping, then at once findnode (ethjs's bootstrap): no bond yet.
+      p.send(PacketType.Ping, { from: { ip: '127.0.0.1', udpPort: p.port }, to: { ip: '127.0.0.1', udpPort: b.node.udpPort } }, b.node);
+      await p.waitFor(() => p.ofType(PacketType.Ping).length > 0);
+      p.send(PacketType.Findnode, { target: p.id }, b.node);
+      await p.waitFor(() => false, 100);
+      assert.equal(p.ofType(PacketType.Neighbors).length, 0, 'answered before the bond');
+      p.send(PacketType.Pong, { to: { ip: '127.0.0.1', udpPort: b.node.udpPort }, replyToken: p.ofType(PacketType.Ping)[0].hash }, b.node);
+      await p.waitFor(() => p.ofType(PacketType.Neighbors).length > 0);
+      assert.equal(p.ofType(PacketType.Neighbors)[0].nodes.length, 5);
+      assert.equal(b.t.stats().deferredFindnodes, 1);
+      assert.equal(b.t.stats().drops.unbonded, 0);
+    });
+
+    it('drops a held findnode when the ping-back is never answered', async () => {
+      const b = await node('127.0.0.1', { closest: () => fakeNodes(5), respTimeoutMs: 150 });
+      const p = await raw();
+      p.send(PacketType.Ping, { from: { ip: '127.0.0.1', udpPort: p.port }, to: { ip: '127.0.0.1', udpPort: b.node.udpPort } }, b.node);
+      await p.waitFor(() => p.ofType(PacketType.Ping).length > 0);
+      p.send(PacketType.Findnode, { target: p.id }, b.node);
+      assert.ok(await until(() => b.t.stats().drops.unbonded === 1, 1000));
+      assert.equal(p.ofType(PacketType.Neighbors).length, 0);
+      assert.equal(b.t.stats().packetsOut.neighbors, 0);
+    });
+
     it('drops neighbors nobody asked for', async () => {
       const a = await node();
       const p = await raw();
