@@ -453,7 +453,7 @@ export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
-    const impls = [...(opts.impls ?? (['ours-dgram', 'ours-native', 'ethjs'] as const))];
+    const impls = [...(opts.impls ?? (['ours-dgram', 'ours-native', 'ours-dpt', 'ethjs'] as const))];
     const keys = Array.from({ length: KEYS }, () => generatePrivateKey());
     const results: ImplResult[] = [];
     for (const impl of impls) {
@@ -501,9 +501,9 @@ export function loopbackTableRows(r: LoopbackResult): string[][] {
   const ethjs = by('ethjs');
   const rows: string[][] = [];
   const ratio = (a: number, b: number | undefined) => (b !== undefined && b > 0 ? `${(a / b).toFixed(1)}x` : '-');
-  for (const impl of ['ours-dgram', 'ours-native'] as const) {
+  for (const impl of ['ours-dgram', 'ours-native', 'ours-dpt'] as const) {
     const ours = by(impl);
-    const sock = impl === 'ours-dgram' ? 'dgram' : 'native';
+    const sock = impl === 'ours-dgram' ? 'dgram' : impl === 'ours-native' ? 'native' : 'our DPT facade';
     if (ours === undefined) continue;
     if (!ours.available || ours.window === undefined) {
       rows.push([

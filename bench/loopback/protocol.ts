@@ -5,9 +5,9 @@
 import type { TransportStats } from '../../src/transport/transport';
 
 /** Which node the child runs. */
-export type Impl = 'ours-dgram' | 'ours-native' | 'ethjs';
+export type Impl = 'ours-dgram' | 'ours-native' | 'ours-dpt' | 'ethjs';
 
-export const IMPLS: readonly Impl[] = ['ours-dgram', 'ours-native', 'ethjs'];
+export const IMPLS: readonly Impl[] = ['ours-dgram', 'ours-native', 'ours-dpt', 'ethjs'];
 
 /** parent -> child */
 export type ParentMessage =

@@ -2,7 +2,7 @@
  * The loopback bench's server: one discv4 node bound on 127.0.0.1 in its
  * own process, driven by bench/loopback/index.ts over IPC.
  *
- *   node --expose-gc --import tsx bench/loopback/server.ts --impl ours-dgram|ours-native|ethjs
+ *   node --expose-gc --import tsx bench/loopback/server.ts --impl ours-dgram|ours-native|ours-dpt|ethjs
  *
  * Tells the parent { port, id } once bound, then answers 'reset' (zero the
  * CPU / event-loop baselines), 'stats' and 'exit'. Exits by itself when the
@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { generatePrivateKey } from '../../src/crypto';
+import { DPT as OurDPT } from '../../src/dpt';
 import { bindDgram, BindOptions, DgramPacketSocket, PacketSocket } from '../../src/transport/socket';
 import { Transport } from '../../src/transport/transport';
 import type { ChildMessage, Impl, ParentMessage, ServerStats } from './protocol';
@@ -133,6 +134,31 @@ async function startEthjs(): Promise<RunningNode> {
   };
 }
 
+/** Our DPT facade (src/dpt), configured as the ethjs DPT above: what an ethjs user gets by switching the import. */
+async function startOurDpt(): Promise<RunningNode> {
+  const dpt = new OurDPT(generatePrivateKey(), {
+    endpoint: { address: ADDRESS, udpPort: null, tcpPort: null },
+    timeout: 1000,
+    refreshInterval: 600_000,
+    shouldFindNeighbours: false,
+    shouldGetDnsPeers: false,
+  });
+  let dptErrors = 0;
+  dpt.events.on('error', () => dptErrors++);
+  const listening = new Promise<void>((resolve) => dpt.events.once('listening', () => resolve()));
+  dpt.bind(0, ADDRESS);
+  await listening;
+  const t = dpt.service!.transport;
+  return {
+    port: t.socket.address().port,
+    id: Buffer.from(dpt.id),
+    socketKind: 'native (our DPT)',
+    recvBufferSize: () => t.socket.stats().recvBufferSize ?? null,
+    extra: () => ({ dptErrors, transport: t.stats(), socket: t.socket.stats() }),
+    close: async () => dpt.destroy(),
+  };
+}
+
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--impl');
   const impl = (i >= 0 ? process.argv[i + 1] : 'ours-dgram') as Impl;
@@ -147,7 +173,7 @@ async function main(): Promise<void> {
 
   let node: RunningNode;
   try {
-    node = impl === 'ethjs' ? await startEthjs() : await startOurs(impl);
+    node = impl === 'ethjs' ? await startEthjs() : impl === 'ours-dpt' ? await startOurDpt() : await startOurs(impl);
   } catch (err) {
     if (err instanceof Unavailable) send({ type: 'unavailable', reason: err.message });
     else send({ type: 'error', message: (err as Error).stack ?? String(err) });
