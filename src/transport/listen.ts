@@ -10,19 +10,21 @@ import { Transport, TransportConfig } from './transport';
 
 export type SocketKind = 'native' | 'dgram';
 
-export function bindSocket(kind: SocketKind, opts: BindOptions = {}): Promise<PacketSocket> {
+export function bindSocket(kind: SocketKind, opts: BindOptions & { threads?: number } = {}): Promise<PacketSocket> {
   return kind === 'dgram' ? bindDgram(opts) : bindNative(opts);
 }
 
 export interface ListenOptions extends Omit<TransportConfig, 'socket'>, BindOptions {
   /** Default 'native'. */
   socketKind?: SocketKind;
+  /** Crypto threads of the native socket (see NativeBindOptions.threads). */
+  threads?: number;
 }
 
 /** Binds a socket and starts a Transport on it. Rejects with BindError if the address is taken. */
 export async function listen(opts: ListenOptions): Promise<Transport> {
-  const { socketKind, address, port, recvBufferSize, sendBufferSize, ...cfg } = opts;
-  const socket = await bindSocket(socketKind ?? 'native', { address, port, recvBufferSize, sendBufferSize });
+  const { socketKind, address, port, recvBufferSize, sendBufferSize, threads, ...cfg } = opts;
+  const socket = await bindSocket(socketKind ?? 'native', { address, port, recvBufferSize, sendBufferSize, threads });
   try {
     return new Transport({ ...cfg, socket });
   } catch (err) {

@@ -46,6 +46,13 @@ export interface NativeBindOptions extends BindOptions {
   trySend?: boolean;
   /** Receives exceptions thrown by the datagram handler (they are counted and never propagate). */
   onError?: (err: unknown) => void;
+  /**
+   * Threads doing packet crypto: the hash check + sender recovery of
+   * received datagrams and the hash + signature of replies. Default: the
+   * number of cores (os.availableParallelism()). 1 keeps everything on the
+   * JavaScript thread; the protocol logic always stays there.
+   */
+  threads?: number;
 }
 
 /** The addon's `UdpSocket` (native/udp.cc). Negative numbers are libuv errnos. */
