@@ -54,7 +54,7 @@
     {
       'target_name': 'discv4_native',
       'dependencies': ['secp256k1', 'keccak'],
-      'sources': ['native/addon.cc', 'native/core.cc', 'native/udp.cc'],
+      'sources': ['native/addon.cc', 'native/core.cc', 'native/udp.cc', 'native/pool.cc'],
       'include_dirs': [
         '<!@(node -p "require(\'node-addon-api\').include")',
         '<(secp256k1_dir)/include',
@@ -62,7 +62,8 @@
         'native',
       ],
       'defines': ['NAPI_VERSION=8', 'NAPI_DISABLE_CPP_EXCEPTIONS', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
-      'cflags_cc': ['-std=c++17', '-Wall', '-Wextra'],
+      'cflags_cc': ['-std=c++17', '-Wall', '-Wextra', '-pthread'],
+      'ldflags': ['-pthread'],
     },
   ],
 }

@@ -24,6 +24,8 @@
 #include "udp.h"
 
 #include "args.h"
+#include "core.h"
+#include "pool.h"
 
 #include <uv.h>
 #ifdef _WIN32
@@ -56,18 +58,44 @@ constexpr uint32_t kChunks = 20;
 constexpr size_t kSlabSize = kChunkSize * kChunks;
 
 // One record per datagram of the current batch. Layout is read by
-// native-socket.ts as 8 int32 words: off, len, family, port, ip[16 bytes].
+// native-socket.ts as 28 int32 words: off, len, family, port, ip[16 bytes],
+// status, 3 reserved words, id[64 bytes].
 struct Meta {
   int32_t off;
   int32_t len;
   int32_t family;  // 4 or 6 (IPv4-mapped IPv6 sources are unwrapped to 4)
   int32_t port;
   uint8_t ip[16];  // 4 bytes used for family 4
+  // openBatch(): kToOpen when recorded; JS sets kSkip for datagrams it
+  // rejects before the crypto; then the core.h Status of open().
+  int32_t status;
+  int32_t reserved[3];
+  uint8_t id[64];  // the sender's node id when status == kOk
 };
-static_assert(sizeof(Meta) == 32, "native-socket.ts reads 8 int32 words per datagram");
+static_assert(sizeof(Meta) == 112, "native-socket.ts reads 28 int32 words per datagram");
+constexpr int32_t kToOpen = -1;
+constexpr int32_t kSkip = -2;
 static_assert(kSlabSize % alignof(Meta) == 0, "metadata follows the slab");
 
 constexpr size_t kMemSize = kSlabSize + kChunks * sizeof(Meta);
+// Threads per socket: the JS thread plus up to 255 workers.
+constexpr uint32_t kMaxThreads = 256;
+// Datagrams each worker holds for sending (~1.3 KiB each).
+constexpr uint32_t kWorkQueue = 2048;
+constexpr uint32_t kMaxWorkQueue = 65536;
+// The pool's job size: discv4's maximum packet.
+constexpr uint32_t kMaxPooledDatagram = 1280;
+// Replies held during one receive batch for one sendmmsg (a batch of 20
+// pings makes 20 pongs; ping-backs and neighbors add some).
+constexpr uint32_t kOutMax = 64;
+
+struct OutBatch {
+  uint8_t data[kOutMax][kMaxPooledDatagram];
+  uint32_t len[kOutMax];
+  sockaddr_storage addr[kOutMax];
+  socklen_t addrLen[kOutMax];
+  uint32_t count = 0;
+};
 
 #ifdef __linux__
 // Linux reports SO_RCVBUF/SO_SNDBUF as twice the requested size (the extra
@@ -121,6 +149,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
                            InstanceMethod<&UdpSocket::RecvStart>("recvStart"),
                            InstanceMethod<&UdpSocket::Deliver>("deliver"),
                            InstanceMethod<&UdpSocket::Send>("send"),
+                           InstanceMethod<&UdpSocket::SetKey>("setKey"),
+                           InstanceMethod<&UdpSocket::OpenBatch>("openBatch"),
+                           InstanceMethod<&UdpSocket::SealSend>("sealSend"),
                            InstanceMethod<&UdpSocket::Address>("address"),
                            InstanceMethod<&UdpSocket::Close>("close"),
                            InstanceMethod<&UdpSocket::RefHandle>("ref"),
@@ -130,13 +161,18 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   }
 
   // new UdpSocket(family: 4|6, onBatch(count), onError(err)|undefined,
-  //               maxSendQueue, trySend)
+  //               maxSendQueue, trySend, threads, workQueue?)
   explicit UdpSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UdpSocket>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 5 || !info[0].IsNumber() || !info[1].IsFunction() || !info[3].IsNumber() ||
-        !info[4].IsBoolean()) {
-      Napi::TypeError::New(env, "UdpSocket(family, onBatch, onError, maxSendQueue, trySend)")
+    if (info.Length() < 6 || !info[0].IsNumber() || !info[1].IsFunction() || !info[3].IsNumber() ||
+        !info[4].IsBoolean() || !info[5].IsNumber()) {
+      Napi::TypeError::New(env, "UdpSocket(family, onBatch, onError, maxSendQueue, trySend, threads)")
           .ThrowAsJavaScriptException();
+      return;
+    }
+    uint32_t threads = info[5].As<Napi::Number>().Uint32Value();
+    if (threads < 1 || threads > kMaxThreads) {
+      Napi::RangeError::New(env, "UdpSocket: threads must be 1..256").ThrowAsJavaScriptException();
       return;
     }
     family_ = info[0].As<Napi::Number>().Int32Value();
@@ -148,6 +184,15 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     if (info[2].IsFunction()) onError_ = Napi::Persistent(info[2].As<Napi::Function>());
     maxSendQueue_ = info[3].As<Napi::Number>().Uint32Value();
     trySend_ = info[4].As<Napi::Boolean>().Value();
+    threads_ = threads;
+    // The caller's thread is one of the `threads`: threads - 1 workers.
+    uint32_t workQueue = kWorkQueue;
+    if (info.Length() > 6 && info[6].IsNumber()) workQueue = info[6].As<Napi::Number>().Uint32Value();
+    if (workQueue < 1 || workQueue > kMaxWorkQueue) {
+      Napi::RangeError::New(env, "UdpSocket: workQueue must be 1..65536").ThrowAsJavaScriptException();
+      return;
+    }
+    if (threads > 1) pool_ = std::make_unique<CryptoPool>(threads - 1, workQueue);
 
     // The slab and metadata, allocated once for the socket's whole life.
     // calloc: JS can see the whole slab, so never hand it stale heap bytes.
@@ -172,6 +217,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     self.Set("memory", Napi::Value(env, ab));
     self.Set("slabSize", Napi::Number::New(env, double(kSlabSize)));
     self.Set("metaCount", Napi::Number::New(env, kChunks));
+    self.Set("metaSize", Napi::Number::New(env, double(sizeof(Meta))));
 
     uv_loop_t* loop = nullptr;
     if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
@@ -202,6 +248,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   }
 
   ~UdpSocket() override {
+    // Workers send on the socket's fd: they stop before it closes.
+    if (pool_) pool_->stop();
     if (h_ != nullptr) {
       // Reached only at env teardown without the cleanup hook having run
       // (an open socket holds a strong reference to its JS object). Detach
@@ -298,11 +346,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // send(buf, off, len, ip(4|16 bytes), port) -> kSent, kSendQueued (copied
   // into the send queue), kSendDropped (queue full) or a negative libuv
-  // errno (nothing sent, nothing kept).
+  // errno (nothing sent, nothing kept). With worker threads the datagram is
+  // copied into the queue of the worker that owns its destination (kSent).
   static constexpr int32_t kSent = 0;
   static constexpr int32_t kSendQueued = 1;
   static constexpr int32_t kSendDropped = 2;
-  Napi::Value Send(const Napi::CallbackInfo& info) {
+  static constexpr int32_t kSendBadKey = 5;  // core.h kBadKey: sealSend before setKey
+  Napi::Value Send(const Napi::CallbackInfo& info) { return SendImpl(info, false); }
+
+  // sealSend(buf, off, len, ip, port): seals buf[off, off+len) (97 bytes of
+  // headroom, then type || RLP) with the key from setKey() and sends it;
+  // same results as send(). Inline, the buffer is sealed in place; with
+  // workers, a copy is sealed on the destination's worker.
+  Napi::Value SealSend(const Napi::CallbackInfo& info) { return SendImpl(info, true); }
+
+  Napi::Value SendImpl(const Napi::CallbackInfo& info, bool seal) {
     napi_env env = info.Env();
     if (!isOpen()) return Int(info, UV_EBADF);
     Bytes buf, ip;
@@ -312,17 +370,162 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       return Int(info, UV_EINVAL);
     }
     if (size_t(off) > buf.len || buf.len - off < len || port == 0 || port > 65535) return Int(info, UV_EINVAL);
+    if (seal && !hasKey_) return Int(info, kSendBadKey);
 
     sockaddr_storage ss;
-    memset(&ss, 0, sizeof ss);
+    socklen_t ssLen = 0;
+    int r = makeDest(ip, port, &ss, &ssLen);
+    if (r != 0) return Int(info, r);
+    const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
+    static uint8_t empty[1];
+    uint8_t* data = len > 0 ? buf.data + off : empty;
+
+    // Workers send once the pipeline is on (setKey): then every datagram to
+    // a destination goes through its worker's queue, in order. Before that,
+    // and for datagrams no discv4 packet reaches (> 1280 bytes), inline.
+    if (pool_ && hasKey_ && len <= kMaxPooledDatagram) {
+      if (fd_ < 0) {
+        uv_os_fd_t fd;
+        if (uv_fileno(reinterpret_cast<uv_handle_t*>(&h_->udp), &fd) != 0) return Int(info, UV_EBADF);
+        fd_ = int(fd);
+      }
+      if (!pool_->submit(fd_, data, len, sa, ssLen, seal)) {
+        sendDropped_++;
+        return Int(info, kSendDropped);
+      }
+      return Int(info, kSent);
+    }
+    if (seal) {
+      int32_t st = discv4::seal(data, len, key_);
+      if (st != kOk) return Int(info, st == kBadKey ? kSendBadKey : UV_EINVAL);
+      sealed_++;
+    }
+#ifdef __linux__
+    // Inside a receive batch, replies wait and leave together in one
+    // sendmmsg when the batch is done (OutFlush): one syscall, and the
+    // receiver is woken once per batch rather than per datagram.
+    if (inCallback_ && trySend_ && len <= kMaxPooledDatagram) {
+      if (out_ == nullptr) out_ = std::make_unique<OutBatch>();
+      if (out_->count == kOutMax) OutFlush();
+      const uint32_t k = out_->count++;
+      memcpy(out_->data[k], data, len);
+      out_->len[k] = len;
+      memcpy(&out_->addr[k], &ss, ssLen);
+      out_->addrLen[k] = ssLen;
+      return Int(info, kSent);
+    }
+#endif
+    return SendNow(data, len, sa);
+  }
+
+  // Sends one datagram now: a synchronous try first, then libuv's bounded queue.
+  Napi::Value SendNow(uint8_t* data, uint32_t len, const sockaddr* sa) {
+    Napi::Env env = Env();
+    const int32_t r = SendNowRaw(data, len, sa);
+    return Napi::Number::New(env, r);
+  }
+
+  int32_t SendNowRaw(uint8_t* data, uint32_t len, const sockaddr* sa) {
+    uv_buf_t b = uv_buf_init(reinterpret_cast<char*>(data), len);
+
+    if (trySend_) {
+      // Synchronous sendmsg, no request. libuv answers EAGAIN itself while
+      // earlier datagrams wait in the queue, so order is kept.
+      int tr = uv_udp_try_send(&h_->udp, &b, 1, sa);
+      if (tr >= 0) {
+        sendTry_++;
+        return kSent;
+      }
+      if (tr != UV_EAGAIN && tr != UV_ENOBUFS) {
+        sendErrors_++;
+        return tr;
+      }
+    }
+    return Enqueue(data, len, sa);
+  }
+
+  // Socket buffer full: copy into the bounded queue libuv drains when the
+  // socket is writable. send_queue_count includes finished sends whose
+  // callbacks have not run yet, so the bound is conservative.
+  int32_t Enqueue(const uint8_t* data, uint32_t len, const sockaddr* sa) {
+    if (h_->udp.send_queue_count >= maxSendQueue_) {
+      sendDropped_++;
+      return kSendDropped;
+    }
+    auto* req = static_cast<SendReq*>(malloc(offsetof(SendReq, data) + (len > 0 ? len : 1)));
+    if (req == nullptr) {
+      sendDropped_++;
+      return kSendDropped;
+    }
+    if (len > 0) memcpy(req->data, data, len);
+    uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->data), len);
+    int r = uv_udp_send(&req->req, &h_->udp, &qb, 1, sa, OnSend);
+    if (r != 0) {
+      free(req);
+      sendErrors_++;
+      return r;
+    }
+    sendQueued_++;
+    return kSendQueued;
+  }
+
+  // Sends the replies held during a receive batch: sendmmsg, in order; what
+  // the socket buffer cannot take goes to libuv's queue (also in order).
+  void OutFlush() {
+#ifdef __linux__
+    if (out_ == nullptr || out_->count == 0 || h_ == nullptr) return;
+    OutBatch& o = *out_;
+    const uint32_t n = o.count;
+    o.count = 0;
+    uint32_t i = 0;
+    uv_os_fd_t fd;
+    // Datagrams already waiting in libuv's queue go first: never overtake them.
+    if (h_->udp.send_queue_count == 0 && uv_fileno(reinterpret_cast<uv_handle_t*>(&h_->udp), &fd) == 0) {
+      mmsghdr msgs[kOutMax];
+      iovec iov[kOutMax];
+      for (uint32_t k = 0; k < n; k++) {
+        iov[k].iov_base = o.data[k];
+        iov[k].iov_len = o.len[k];
+        memset(&msgs[k], 0, sizeof msgs[k]);
+        msgs[k].msg_hdr.msg_name = &o.addr[k];
+        msgs[k].msg_hdr.msg_namelen = o.addrLen[k];
+        msgs[k].msg_hdr.msg_iov = &iov[k];
+        msgs[k].msg_hdr.msg_iovlen = 1;
+      }
+      while (i < n) {
+        int r = sendmmsg(int(fd), msgs + i, n - i, 0);
+        if (r > 0) {
+          sendTry_ += uint64_t(r);
+          i += uint32_t(r);
+          continue;
+        }
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS) {
+          // This datagram failed (unreachable family...): count it, go on.
+          sendErrors_++;
+          i++;
+          continue;
+        }
+        break;  // buffer full: the rest queue below
+      }
+    }
+    for (; i < n; i++) Enqueue(o.data[i], o.len[i], reinterpret_cast<const sockaddr*>(&o.addr[i]));
+#endif
+  }
+
+  // The socket address for ip (4 or 16 bytes) and port on this socket's
+  // family: 0, or a negative libuv errno.
+  int makeDest(const Bytes& ip, uint32_t port, sockaddr_storage* ss, socklen_t* len) const {
+    memset(ss, 0, sizeof *ss);
     if (ip.len == 4 && family_ == 4) {
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      auto* a = reinterpret_cast<sockaddr_in*>(ss);
       a->sin_family = AF_INET;
       a->sin_port = htons(uint16_t(port));
       memcpy(&a->sin_addr, ip.data, 4);
+      *len = sizeof(sockaddr_in);
     } else if (ip.len == 4 || (ip.len == 16 && family_ == 6)) {
       // An IPv6 socket reaches IPv4 peers through ::ffff:a.b.c.d.
-      auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+      auto* a = reinterpret_cast<sockaddr_in6*>(ss);
       a->sin6_family = AF_INET6;
       a->sin6_port = htons(uint16_t(port));
       uint8_t* dst = reinterpret_cast<uint8_t*>(&a->sin6_addr);
@@ -333,56 +536,57 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       } else {
         memcpy(dst, ip.data, 16);
       }
+      *len = sizeof(sockaddr_in6);
     } else if (ip.len == 16) {
       // IPv4 socket: only an IPv4-mapped IPv6 destination is reachable.
       static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-      if (memcmp(ip.data, kMapped, 12) != 0) return Int(info, UV_EAFNOSUPPORT);
-      auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+      if (memcmp(ip.data, kMapped, 12) != 0) return UV_EAFNOSUPPORT;
+      auto* a = reinterpret_cast<sockaddr_in*>(ss);
       a->sin_family = AF_INET;
       a->sin_port = htons(uint16_t(port));
       memcpy(&a->sin_addr, ip.data + 12, 4);
+      *len = sizeof(sockaddr_in);
     } else {
+      return UV_EINVAL;
+    }
+    return 0;
+  }
+
+  // setKey(priv: 32 bytes) -> 0, or kSendBadKey for an invalid key. The key
+  // sealSend() signs with.
+  Napi::Value SetKey(const Napi::CallbackInfo& info) {
+    Bytes priv;
+    if (info.Length() < 1 || !bytesArg(info.Env(), info[0], &priv) || priv.len != 32) return Int(info, UV_EINVAL);
+    uint8_t id[64];
+    if (discv4::publicKey(priv.data, id) != kOk) return Int(info, kSendBadKey);
+    memcpy(key_, priv.data, 32);
+    hasKey_ = true;
+    if (pool_) pool_->setKey(key_);
+    return Int(info, 0);
+  }
+
+  // openBatch(count): verifies the first `count` datagrams of the batch
+  // being delivered whose status is still kToOpen (JS marks rejects kSkip),
+  // on all threads, writing status and sender id into their records.
+  Napi::Value OpenBatch(const Napi::CallbackInfo& info) {
+    uint32_t n = 0;
+    if (!inCallback_ || meta_ == nullptr || info.Length() < 1 || !u32Arg(info.Env(), info[0], &n) || n > kChunks) {
       return Int(info, UV_EINVAL);
     }
-    const auto* sa = reinterpret_cast<const sockaddr*>(&ss);
-    static char empty[1];
-    uv_buf_t b = uv_buf_init(len > 0 ? reinterpret_cast<char*>(buf.data + off) : empty, len);
-
-    if (trySend_) {
-      // Synchronous sendmsg, no request. libuv answers EAGAIN itself while
-      // earlier datagrams wait in the queue, so order is kept.
-      int r = uv_udp_try_send(&h_->udp, &b, 1, sa);
-      if (r >= 0) {
-        sendTry_++;
-        return Int(info, kSent);
-      }
-      if (r != UV_EAGAIN && r != UV_ENOBUFS) {
-        sendErrors_++;
-        return Int(info, r);
-      }
+    OpenJob jobs[kChunks];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      Meta& m = meta_[i];
+      if (m.status != kToOpen) continue;
+      jobs[k++] = OpenJob{slab_ + m.off, uint32_t(m.len), &m.status, m.id};
     }
-    // Socket buffer full: copy into the bounded queue libuv drains when the
-    // socket is writable. send_queue_count includes finished sends whose
-    // callbacks have not run yet, so the bound is conservative.
-    if (h_->udp.send_queue_count >= maxSendQueue_) {
-      sendDropped_++;
-      return Int(info, kSendDropped);
+    if (pool_) {
+      pool_->open(jobs, k);
+    } else {
+      for (uint32_t i = 0; i < k; i++) *jobs[i].status = discv4::open(jobs[i].pkt, jobs[i].len, jobs[i].outId);
     }
-    auto* req = static_cast<SendReq*>(malloc(offsetof(SendReq, data) + (len > 0 ? len : 1)));
-    if (req == nullptr) {
-      sendDropped_++;
-      return Int(info, kSendDropped);
-    }
-    if (len > 0) memcpy(req->data, b.base, len);
-    uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->data), len);
-    int r = uv_udp_send(&req->req, &h_->udp, &qb, 1, sa, OnSend);
-    if (r != 0) {
-      free(req);
-      sendErrors_++;
-      return Int(info, r);
-    }
-    sendQueued_++;
-    return Int(info, kSendQueued);
+    opened_ += k;
+    return Int(info, int32_t(k));
   }
 
   // address() -> { address, port, family } or a negative errno.
@@ -415,6 +619,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   // Queued sends are cancelled by libuv (their copies freed in OnSend).
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (!isOpen()) return Napi::Boolean::New(info.Env(), false);
+    OutFlush();  // replies of the batch being handled still leave
     closing_ = true;
     delivering_ = false;
     if (info.Length() > 0 && info[0].IsFunction()) onClose_ = Napi::Persistent(info[0].As<Napi::Function>());
@@ -422,6 +627,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     // recv_stop clears libuv's recv_cb, which ends its read loop at once
     // even when close() is called from inside a batch.
     uv_udp_recv_stop(&h_->udp);
+    // Workers send on the fd: join them (at most one job each) before it closes.
+    if (pool_) pool_->stop();
     uv_close(reinterpret_cast<uv_handle_t*>(&h_->udp), OnClose);
     return Napi::Boolean::New(info.Env(), true);
   }
@@ -456,6 +663,21 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     o.Set("sendBufferSize", sendBufferSize_);
     o.Set("recvmmsg", recvmmsg_);
     o.Set("slabSize", double(kSlabSize));
+    o.Set("threads", double(threads_));
+    o.Set("opened", double(opened_));
+    if (pool_) {
+      PoolStats p = pool_->stats();
+      o.Set("sealed", double(sealed_ + p.sealed));
+      o.Set("workerSent", double(p.sent));
+      o.Set("workQueueDrops", double(p.queueDrops));
+      o.Set("workerSendErrors", double(p.sendErrors));
+      o.Set("workerSendRetries", double(p.sendRetries));
+      o.Set("sealErrors", double(p.sealErrors));
+      o.Set("discarded", double(p.discarded));
+    } else {
+      o.Set("sealed", double(sealed_));
+      o.Set("workQueueDrops", 0.0);
+    }
     return o;
   }
 
@@ -551,6 +773,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       recvErrors_++;
       return;
     }
+    m.status = kToOpen;
     m.off = int32_t(base - lo);
     // MSG_TRUNC cannot happen with 64 KiB chunks; if it ever does, the
     // datagram is still delivered with the bytes received (>= 64 KiB, so
@@ -582,6 +805,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     // exactly like dgram's 'message' events.
     onBatch_.MakeCallback(Value(), {Napi::Number::New(env, n)}, *async_);
     inCallback_ = false;
+    if (!closing_) OutFlush();
     CatchPending(env);
   }
 
@@ -649,6 +873,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     auto* h = static_cast<UdpHandle*>(arg);
     h->cleanupHook = false;  // a hook runs once; never remove it afterwards
     if (h->owner != nullptr) {
+      if (h->owner->pool_) h->owner->pool_->stop();
       h->owner->h_ = nullptr;
       h->owner = nullptr;
     }
@@ -670,6 +895,14 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   std::unique_ptr<Napi::AsyncContext> async_;
 
   int family_ = 4;
+  uint32_t threads_ = 1;
+  std::unique_ptr<CryptoPool> pool_;
+  std::unique_ptr<OutBatch> out_;  // replies held during a receive batch (inline mode)
+  int fd_ = -1;  // the socket's fd, for the workers' sendto
+  uint8_t key_[32] = {0};
+  bool hasKey_ = false;
+  uint64_t opened_ = 0;
+  uint64_t sealed_ = 0;
   uint32_t maxSendQueue_ = 4096;
   bool trySend_ = true;
   bool delivering_ = false;

@@ -19,6 +19,7 @@
  *   (`maxSendQueue`, default 4096 datagrams) and `done` runs at once either
  *   way, because the caller's buffer is no longer needed.
  */
+import { availableParallelism, cpus } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import { native } from '../crypto/native';
@@ -53,6 +54,12 @@ export interface NativeBindOptions extends BindOptions {
    * JavaScript thread; the protocol logic always stays there.
    */
   threads?: number;
+  /**
+   * Datagrams each crypto thread holds for sealing and sending (default
+   * 2,048, ~1.3 KiB each). Past it, replies are dropped and counted
+   * (`workQueueDrops`) rather than queued without bound.
+   */
+  workQueue?: number;
 }
 
 /** The addon's `UdpSocket` (native/udp.cc). Negative numbers are libuv errnos. */
@@ -67,6 +74,13 @@ interface NativeUdp {
   deliver(on: boolean): void;
   /** 0 sent, 1 copied into the send queue, 2 dropped (queue full), < 0 a libuv errno. */
   send(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number): number;
+  /** send() after sealing with the setKey() key; 5 if no key is set. */
+  sealSend(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number): number;
+  /** 0, or 5 for an invalid key. */
+  setKey(priv: Uint8Array): number;
+  /** Verifies the batch's datagrams still marked to open; returns how many. */
+  openBatch(count: number): number;
+  readonly metaSize: number;
   address(): { address: string; port: number; family: 4 | 6 } | number;
   close(cb: () => void): boolean;
   ref(): void;
@@ -80,6 +94,8 @@ type NativeUdpCtor = new (
   onError: ((err: unknown) => void) | undefined,
   maxSendQueue: number,
   trySend: boolean,
+  threads: number,
+  workQueue?: number,
 ) => NativeUdp;
 
 function nativeCtor(): NativeUdpCtor {
@@ -90,10 +106,21 @@ function nativeCtor(): NativeUdpCtor {
   return ctor;
 }
 
-/** int32 words per datagram record (native/udp.cc `Meta`): off, len, family, port, ip[16]. */
-const META_WORDS = 8;
+/** int32 words per datagram record (native/udp.cc `Meta`): off, len, family, port, ip[16], status, 3 reserved, id[64]. */
+const META_WORDS = 28;
 /** Byte offset of the ip inside a record. */
 const META_IP = 16;
+/** Word index of the open status inside a record. */
+const META_STATUS = 8;
+/** Byte offset of the sender id inside a record. */
+const META_ID = 48;
+/** Record status: rejected before the crypto (native/udp.cc kSkip). */
+const STATUS_SKIP = -2;
+
+/** Default crypto threads: one per core. */
+export function defaultThreads(): number {
+  return typeof availableParallelism === 'function' ? availableParallelism() : cpus().length;
+}
 
 /** A libuv errno as an Error with the usual `code` / `errno` fields. */
 function uvError(errno: number, what: string): NodeJS.ErrnoException {
@@ -111,6 +138,7 @@ function uvError(errno: number, what: string): NodeJS.ErrnoException {
 
 /** native/udp.cc UdpSocket::Send results (>= 0; negative values are errnos). */
 const SEND_DROPPED = 2;
+const SEND_BAD_KEY = 5;
 
 export class NativePacketSocket implements PacketSocket {
   readonly kind = 'native';
@@ -129,10 +157,22 @@ export class NativePacketSocket implements PacketSocket {
   private closing: Promise<void> | null = null;
   private local: SocketAddress = { address: '', port: 0, family: 4 };
   private handlerErrors = 0;
+  /** Crypto threads (1: the JS thread only). */
+  readonly threads: number;
+  /** enableCrypto() was called: datagrams arrive verified. */
+  private crypto = false;
+  private prefilter: ((from: RemoteAddress, len: number) => boolean) | undefined;
+  /** One 64-byte view per record: the sender id, no allocation per datagram. */
+  private readonly idViews: Uint8Array[] = [];
 
   /** Use {@link bindNative}. */
   constructor(family: 4 | 6, opts: NativeBindOptions = {}) {
     this.onError = opts.onError;
+    const threads = opts.threads ?? defaultThreads();
+    if (!Number.isInteger(threads) || threads < 1 || threads > 256) {
+      throw new InvalidArgumentError(`threads must be an integer 1..256 (got ${String(opts.threads)})`);
+    }
+    this.threads = threads;
     const Ctor = nativeCtor();
     this.udp = new Ctor(
       family,
@@ -140,11 +180,31 @@ export class NativePacketSocket implements PacketSocket {
       (err) => this.reportError(err),
       opts.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE,
       opts.trySend ?? true,
+      threads,
+      opts.workQueue,
     );
+    if (this.udp.metaSize !== META_WORDS * 4) {
+      throw new Error('discv4-native: the addon is out of date (datagram record size); rebuild it (`npx node-gyp rebuild`)');
+    }
     const mem = this.udp.memory;
     this.buf = new Uint8Array(mem, 0, this.udp.slabSize);
     this.meta32 = new Int32Array(mem, this.udp.slabSize, this.udp.metaCount * META_WORDS);
     this.meta8 = new Uint8Array(mem, this.udp.slabSize, this.udp.metaCount * META_WORDS * 4);
+    for (let i = 0; i < this.udp.metaCount; i++) {
+      this.idViews.push(new Uint8Array(mem, this.udp.slabSize + i * META_WORDS * 4 + META_ID, 64));
+    }
+  }
+
+  /**
+   * From now on datagrams are verified on the socket's threads before the
+   * handler sees them (after `prefilter`, which runs first and may reject
+   * them for free), and sealSend() seals with `privateKey`.
+   */
+  enableCrypto(privateKey: Uint8Array, prefilter?: (from: RemoteAddress, len: number) => boolean): boolean {
+    if (this.udp.setKey(privateKey) !== 0) return false;
+    this.crypto = true;
+    this.prefilter = prefilter;
+    return true;
   }
 
   /** @internal bindNative's second step. Returns 0 or a libuv errno. */
@@ -174,35 +234,70 @@ export class NativePacketSocket implements PacketSocket {
    */
   private onBatch(count: number): void {
     const m = this.meta32;
-    const m8 = this.meta8;
     const buf = this.buf;
     const from = this.from;
+    if (this.crypto) {
+      // Cheap rejects first (they cost no crypto), then one native call
+      // verifies the rest on all threads, then the handler walks the batch
+      // in receive order.
+      const prefilter = this.prefilter;
+      if (prefilter !== undefined) {
+        for (let i = 0; i < count; i++) {
+          this.fillFrom(i);
+          let ok = false;
+          try {
+            ok = prefilter(from, m[i * META_WORDS + 1]);
+          } catch (err) {
+            this.handlerErrors++;
+            this.reportError(err);
+          }
+          if (!ok) m[i * META_WORDS + META_STATUS] = STATUS_SKIP;
+        }
+      }
+      this.udp.openBatch(count);
+    } else {
+      from.openStatus = undefined;
+      from.nodeId = undefined;
+    }
     for (let i = 0; i < count; i++) {
       const handler = this.handler;
       if (handler === null) return; // closed from inside the batch
       const w = i * META_WORDS;
-      const p = i * (META_WORDS * 4) + META_IP;
-      from.port = m[w + 3];
-      if (m[w + 2] === 4) {
-        const ip = this.ip4;
-        ip[0] = m8[p];
-        ip[1] = m8[p + 1];
-        ip[2] = m8[p + 2];
-        ip[3] = m8[p + 3];
-        from.family = 4;
-        from.ip = ip;
-      } else {
-        const ip = this.ip6;
-        for (let k = 0; k < 16; k++) ip[k] = m8[p + k];
-        from.family = 6;
-        from.ip = ip;
+      if (this.crypto) {
+        const st = m[w + META_STATUS];
+        if (st === STATUS_SKIP) continue;
+        from.openStatus = st;
+        from.nodeId = this.idViews[i];
       }
+      this.fillFrom(i);
       try {
         handler(buf, m[w], m[w + 1], from);
       } catch (err) {
         this.handlerErrors++;
         this.reportError(err);
       }
+    }
+  }
+
+  /** Sets this.from's address fields from record i. */
+  private fillFrom(i: number): void {
+    const m8 = this.meta8;
+    const from = this.from;
+    const p = i * (META_WORDS * 4) + META_IP;
+    from.port = this.meta32[i * META_WORDS + 3];
+    if (this.meta32[i * META_WORDS + 2] === 4) {
+      const ip = this.ip4;
+      ip[0] = m8[p];
+      ip[1] = m8[p + 1];
+      ip[2] = m8[p + 2];
+      ip[3] = m8[p + 3];
+      from.family = 4;
+      from.ip = ip;
+    } else {
+      const ip = this.ip6;
+      for (let k = 0; k < 16; k++) ip[k] = m8[p + k];
+      from.family = 6;
+      from.ip = ip;
     }
   }
 
@@ -225,11 +320,28 @@ export class NativePacketSocket implements PacketSocket {
       done(new InvalidArgumentError(`invalid IP address length ${ip.length} (want 4 or 16)`));
       return;
     }
-    const rc = this.udp.send(buf, off, len, ip, port);
+    this.finishSend(this.udp.send(buf, off, len, ip, port), done);
+  }
+
+  sealSend(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void {
+    if (this.closing !== null) {
+      done(new DiscError('CLOSED', 'socket closed'));
+      return;
+    }
+    if (ip.length !== 4 && ip.length !== 16) {
+      done(new InvalidArgumentError(`invalid IP address length ${ip.length} (want 4 or 16)`));
+      return;
+    }
+    const rc = this.udp.sealSend(buf, off, len, ip, port);
+    if (rc === SEND_BAD_KEY) done(new DiscError('BAD_KEY', 'sealSend before enableCrypto'));
+    else this.finishSend(rc, done);
+  }
+
+  private finishSend(rc: number, done: (err?: Error) => void): void {
     if (rc === SEND_DROPPED) {
       done(new DiscError('SEND_QUEUE_FULL', 'UDP send queue full; datagram dropped'));
     } else if (rc >= 0) {
-      done(); // sent, or copied into the queue: buf is free either way
+      done(); // sent, or copied into a queue: buf is free either way
     } else {
       done(uvError(rc, 'UDP send failed'));
     }

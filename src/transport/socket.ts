@@ -20,6 +20,13 @@ export interface RemoteAddress {
   /** 4 or 16 bytes; valid during the handler call only. */
   ip: Uint8Array;
   port: number;
+  /**
+   * Set by a socket that verifies datagrams itself (enableCrypto): the
+   * open status (native/core.h Status; 0 = verified) and, when 0, the
+   * sender's node id (a view valid during the handler call only).
+   */
+  openStatus?: number;
+  nodeId?: Uint8Array;
 }
 
 export type DatagramHandler = (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void;
@@ -46,6 +53,20 @@ export interface PacketSocket {
   close(): Promise<void>;
   /** Counters the socket keeps itself (native: kernel batch sizes, EAGAIN drops...). */
   stats(): Record<string, number>;
+  /**
+   * Optional: the socket does the packet crypto itself, on its own threads
+   * (the native socket). After this call every datagram the `prefilter`
+   * lets through reaches the handler already verified (`from.openStatus`,
+   * `from.nodeId`); rejected ones never reach it. Returns false if the
+   * socket cannot (bad key).
+   */
+  enableCrypto?(privateKey: Uint8Array, prefilter?: (from: RemoteAddress, len: number) => boolean): boolean;
+  /**
+   * Optional (after enableCrypto): seals buf[off, off+len) (97 bytes of
+   * headroom, then type || RLP) with that key and sends it, keeping the
+   * order of datagrams to one destination. `done` as for send().
+   */
+  sealSend?(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void;
 }
 
 export interface BindOptions {

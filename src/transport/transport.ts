@@ -14,7 +14,7 @@ import { EventEmitter } from 'node:events';
 import { Crypto, nativeCrypto, nodeIdFromPrivateKey } from '../crypto';
 import { ClosedError, DECODE_ERROR_CODES, DecodeStatus, DiscError, InvalidArgumentError, TimeoutError } from '../errors';
 import { parseRecord, signRecord } from '../enr/record';
-import { packetFromView, PacketView, readPacket } from '../wire/decode';
+import { packetFromView, PacketView, readOpenedPacket, readPacket } from '../wire/decode';
 import {
   expirationFromNow,
   NodeBytes,
@@ -208,6 +208,8 @@ export class Transport extends EventEmitter {
   private localRecordRlp: Uint8Array;
   private closed = false;
   private closing?: Promise<void>;
+  /** The socket verifies datagrams and seals replies itself (native socket, native crypto). */
+  private socketCrypto = false;
   /** Ping-backs in flight, so a burst of pings from one node sends one. */
   private readonly pingBacks = new Set<string>();
   /** Findnode requests held until the ping-back of their sender completes (see deferFindnode). */
@@ -266,6 +268,22 @@ export class Transport extends EventEmitter {
     };
     this.localRecordRlp = local.record;
     this.setLocalSeq(local.seq);
+    // With our native crypto, a socket that can do it verifies datagrams
+    // and seals replies on its own threads (all cores); netrestrict runs
+    // before that crypto, as it does here. A custom Crypto keeps it all here.
+    if (this.crypto === nativeCrypto && this.socket.enableCrypto !== undefined) {
+      const restrict = this.netrestrict;
+      const prefilter =
+        restrict === undefined
+          ? undefined
+          : (from: RemoteAddress, len: number) => {
+              if (restrict.contains(from.ip)) return true;
+              this.bytesIn += len;
+              this.drops.netrestrict++;
+              return false;
+            };
+      this.socketCrypto = this.socket.enableCrypto(this.priv, prefilter) && this.socket.sealSend !== undefined;
+    }
     this.socket.start(this.onDatagram);
   }
 
@@ -291,7 +309,11 @@ export class Transport extends EventEmitter {
       return;
     }
     const view = this.view;
-    const st = readPacket(view, buf, off, len, this.wallNow() / 1000, this.crypto);
+    const opened = from.openStatus;
+    const st =
+      opened !== undefined && from.nodeId !== undefined
+        ? readOpenedPacket(view, buf, off, len, opened, from.nodeId, this.wallNow() / 1000)
+        : readPacket(view, buf, off, len, this.wallNow() / 1000, this.crypto);
     if (st !== DecodeStatus.Ok) {
       this.decodeDrops[st]++;
       return;
@@ -555,6 +577,13 @@ export class Transport extends EventEmitter {
   private sealAndSend(slot: number, len: number, type: PacketType, ip: Uint8Array, port: number): boolean {
     const pool = this.pool;
     const off = pool.offset(slot);
+    if (this.socketCrypto && len >= 0) {
+      // Sealed (and sent) on the socket's crypto threads.
+      this.bytesOut += len;
+      this.packetsOut[type]++;
+      this.socket.sealSend!(pool.slab, off, len, ip, port, pool.releaser(slot));
+      return true;
+    }
     if (len < 0 || this.crypto.seal(pool.slab, off, len, this.priv) !== 0) {
       pool.release(slot);
       return false;

@@ -105,6 +105,33 @@ export function readPacket(
   }
   const st = crypto.open(buf, off, len, view.nodeId, 0);
   if (st !== DecodeStatus.Ok) return st;
+  return decodeVerified(view, buf, off, len, nowSec);
+}
+
+/**
+ * readPacket for a datagram something else already opened (the native
+ * socket's crypto threads): `openStatus` is that open's result and
+ * `nodeId` the sender it recovered (copied into view.nodeId).
+ */
+export function readOpenedPacket(
+  view: PacketView,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  openStatus: number,
+  nodeId: Uint8Array,
+  nowSec: number,
+): DecodeStatus {
+  if (!(off >= 0 && len >= 0 && off + len <= buf.length)) {
+    throw new InvalidArgumentError(`readOpenedPacket: range [${off}, ${off + len}) is outside the ${buf.length}-byte buffer`);
+  }
+  if (openStatus !== DecodeStatus.Ok) return openStatus;
+  view.nodeId.set(nodeId);
+  return decodeVerified(view, buf, off, len, nowSec);
+}
+
+/** The part of readPacket after the signature: body, then expiration. */
+function decodeVerified(view: PacketView, buf: Uint8Array, off: number, len: number, nowSec: number): DecodeStatus {
   const body = parseBody(view, buf, off, len);
   if (body !== DecodeStatus.Ok) return body;
   if (nowSec >= 0 && view.type !== PacketType.EnrResponse && view.expiration < nowSec) {

@@ -466,7 +466,7 @@ describe('NativePacketSocket (native UDP over libuv, recvmmsg batches)', () => {
     const code = `
       const { parentPort } = require('node:worker_threads');
       const m = require(${JSON.stringify(addon)});
-      const s = new m.UdpSocket(4, () => {}, undefined, 16, true);
+      const s = new m.UdpSocket(4, () => {}, undefined, 16, true, 1);
       if (s.bind('127.0.0.1', 0) !== 0 || s.recvStart() !== 0) throw new Error('bind failed');
       s.deliver(true);
       parentPort.postMessage(s.address().port);
