@@ -144,6 +144,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
       db: dbDir,
       bootnodes: o.bootnodes,
       netrestrict: o.netrestrict,
+      threads: o.threads,
       // Discovery finds the gateway, maps the port, puts the external IP in
       // the record and removes the mapping on close(); we only log.
       nat: o.nat,
@@ -185,6 +186,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     ['enode', enode],
     ['enr', enr],
     ['listen', `${bound.address.includes(':') ? `[${bound.address}]` : bound.address}:${bound.port}/udp`],
+    ['threads', String(d.transport.socket.stats().threads ?? 1)],
     ['datadir', o.nodekeyhex !== undefined || o.nodekey !== undefined ? `${o.datadir} (node DB only)` : o.datadir],
   ];
   if (server !== undefined) rows.push(['metrics', server.url]);

@@ -74,6 +74,8 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)' },
   { name: 'status-interval', kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
     help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
+  { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
+    help: 'threads for packet crypto (verify, sign) on all cores; 1 keeps it on the main thread (default: the number of cores)' },
   { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
     help: 'give up after this long (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
   { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
@@ -196,6 +198,8 @@ export interface Options {
   statusIntervalMs: number;
   timeoutMs: number;
   maxNodes: number;
+  /** Crypto threads of the bootnode's socket (undefined: one per core). */
+  threads?: number;
   out?: string;
 }
 
@@ -302,6 +306,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
   if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
 
+  const thV = get('threads');
+  const threads = thV !== undefined ? parseIntIn(String(thV.value), thV.source, 1, 256) : undefined;
   const mnV = get('max-nodes');
   const maxNodes = mnV !== undefined ? parseIntIn(String(mnV.value), mnV.source, 1, 10_000_000) : DEFAULT_MAX_NODES;
 
@@ -327,6 +333,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     statusIntervalMs,
     timeoutMs,
     maxNodes,
+    threads,
     out: str('out'),
   };
 }

@@ -106,6 +106,13 @@ export function createMetrics(d: Discovery, info: { version: string }): NodeMetr
   mirror('discv4_bytes_out_total', 'UDP payload bytes sent.', undefined, () => ({ all: stats().bytesOut }));
   mirror('discv4_request_timeouts_total', 'Requests (ping, findnode, ENR request) that got no reply in time.', undefined, () => ({ all: stats().timeouts }));
   gauge('discv4_pending_requests', 'Requests waiting for a reply (the pending-reply queue depth).', () => stats().pending);
+  const sock = () => d.transport.socket.stats();
+  gauge('discv4_crypto_threads', 'Threads doing packet crypto (verify, sign); 1 = the main thread only.', () => sock().threads ?? 1);
+  mirror('discv4_work_queue_drops_total', 'Replies dropped because a crypto thread\'s queue was full.', undefined, () => ({ all: sock().workQueueDrops ?? 0 }));
+  mirror('discv4_socket_send_drops_total', 'Datagrams the socket could not send (send queue full, send errors).', 'reason', () => {
+    const x = sock();
+    return { queue_full: x.sendDropped ?? 0, error: (x.sendErrors ?? 0) + (x.workerSendErrors ?? 0) };
+  });
   gauge('discv4_bonded_nodes', 'Nodes with an endpoint proof on record (bond store entries).', () => stats().bonds);
 
   new Gauge({

@@ -55,6 +55,8 @@ export interface DiscoveryOptions {
   /** UDP port. Default 30303; 0 picks a free one. */
   port?: number;
   socketKind?: SocketKind;
+  /** Crypto threads of the native socket (default: one per core; 1: all on the JS thread). */
+  threads?: number;
   /** TCP port advertised in our record and pings (0: none). */
   tcpPort?: number;
   /**
@@ -242,7 +244,7 @@ export class Discovery extends EventEmitter {
       };
       const bindPort = opts.port ?? 30303;
       if (opts.transportFactory !== undefined) transport = await opts.transportFactory(cfg);
-      else transport = await listen({ ...cfg, address, port: bindPort, socketKind: opts.socketKind });
+      else transport = await listen({ ...cfg, address, port: bindPort, socketKind: opts.socketKind, threads: opts.threads });
       // Our record: seq from the DB, raised whenever its content changes,
       // so it never goes back across restarts (LocalRecord).
       const sock = transport.socket.address();

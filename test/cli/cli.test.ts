@@ -82,8 +82,9 @@ describe('discv4 CLI (child processes)', function () {
 
   it('pings and requests the ENR of a second bootnode on loopback, and its /metrics counters move', async () => {
     const cwd = dir();
-    const b = await startBootnode(['--metrics-addr', '127.0.0.1:0', '--status-interval', '0'], cwd);
+    const b = await startBootnode(['--metrics-addr', '127.0.0.1:0', '--status-interval', '0', '--threads', '3'], cwd);
     assert.ok(b.metricsUrl !== undefined);
+    assert.match(b.stdout(), /^\s*threads\s+3$/m);
     const before = await httpGet(b.metricsUrl);
     assert.equal(before.status, 200);
     assert.match(before.type ?? '', /^text\/plain/);
@@ -122,12 +123,15 @@ describe('discv4 CLI (child processes)', function () {
       'discv4_request_timeouts_total',
       'discv4_lookup_duration_seconds',
       'discv4_crypto_seconds',
+      'discv4_crypto_threads',
+      'discv4_work_queue_drops_total',
       'nodejs_eventloop_lag_seconds',
       'process_resident_memory_bytes',
     ]) {
       assert.match(after.body, new RegExp(`^# HELP ${name} \\S`, 'm'), `${name} is exported with help text`);
     }
     assert.ok((sample(after.body, 'discv4_crypto_seconds_count{op="open"}') ?? 0) > 0, 'crypto sampler ran');
+    assert.equal(sample(after.body, 'discv4_crypto_threads'), 3);
     assert.equal((await httpGet(b.metricsUrl.replace('/metrics', '/nope'))).status, 404);
   });
 
@@ -175,6 +179,7 @@ describe('discv4 CLI (child processes)', function () {
     const cases: Array<[string[], RegExp]> = [
       [['--bogus'], /unknown flag --bogus/],
       [['--verbosity', '9'], /invalid value "9" for --verbosity: expected an integer from 0 to 5/],
+      [['--threads', '0'], /invalid value "0" for --threads: expected an integer from 1 to 256/],
       [['--addr', 'localhost'], /invalid value "localhost" for --addr: expected <ip>:<port>/],
       [['--datadir'], /flag --datadir needs a value/],
       [['--log-format', 'xml'], /expected json or pretty/],
