@@ -461,17 +461,18 @@ describe('NativePacketSocket (native UDP over libuv, recvmmsg batches)', () => {
     kept!.fill(1, 0, 1024); // writable, still ours
   });
 
-  it('a worker that exits with an open native socket releases it without crashing', async () => {
+  it('a worker that exits with an open native socket (with and without crypto threads) releases it without crashing', async () => {
     const addon = path.resolve(__dirname, '../../build/Release/discv4_native.node');
-    const code = `
+    const codeFor = (threads: number) => `
       const { parentPort } = require('node:worker_threads');
       const m = require(${JSON.stringify(addon)});
-      const s = new m.UdpSocket(4, () => {}, undefined, 16, true, 1);
+      const s = new m.UdpSocket(4, () => {}, undefined, 16, true, ${threads});
       if (s.bind('127.0.0.1', 0) !== 0 || s.recvStart() !== 0) throw new Error('bind failed');
       s.deliver(true);
+      s.setKey(Buffer.alloc(32, 7));
       parentPort.postMessage(s.address().port);
     `;
-    for (const how of ['terminate', 'exit'] as const) {
+    for (const [how, code] of [['terminate', codeFor(1)], ['exit', codeFor(1)], ['terminate', codeFor(3)], ['exit', codeFor(3)]] as const) {
       const w = new Worker(how === 'exit' ? `${code}; setTimeout(() => process.exit(0), 20);` : code, { eval: true });
       const port = await new Promise<number>((resolve, reject) => {
         w.once('message', resolve);
