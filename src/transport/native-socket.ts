@@ -161,7 +161,7 @@ export class NativePacketSocket implements PacketSocket {
   readonly threads: number;
   /** enableCrypto() was called: datagrams arrive verified. */
   private crypto = false;
-  private prefilter: ((from: RemoteAddress, len: number) => boolean) | undefined;
+  private prefilter: ((buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean) | undefined;
   /** One 64-byte view per record: the sender id, no allocation per datagram. */
   private readonly idViews: Uint8Array[] = [];
 
@@ -200,7 +200,7 @@ export class NativePacketSocket implements PacketSocket {
    * handler sees them (after `prefilter`, which runs first and may reject
    * them for free), and sealSend() seals with `privateKey`.
    */
-  enableCrypto(privateKey: Uint8Array, prefilter?: (from: RemoteAddress, len: number) => boolean): boolean {
+  enableCrypto(privateKey: Uint8Array, prefilter?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean): boolean {
     if (this.udp.setKey(privateKey) !== 0) return false;
     this.crypto = true;
     this.prefilter = prefilter;
@@ -246,7 +246,7 @@ export class NativePacketSocket implements PacketSocket {
           this.fillFrom(i);
           let ok = false;
           try {
-            ok = prefilter(from, m[i * META_WORDS + 1]);
+            ok = prefilter(buf, m[i * META_WORDS], m[i * META_WORDS + 1], from);
           } catch (err) {
             this.handlerErrors++;
             this.reportError(err);

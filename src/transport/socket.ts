@@ -60,7 +60,7 @@ export interface PacketSocket {
    * `from.nodeId`); rejected ones never reach it. Returns false if the
    * socket cannot (bad key).
    */
-  enableCrypto?(privateKey: Uint8Array, prefilter?: (from: RemoteAddress, len: number) => boolean): boolean;
+  enableCrypto?(privateKey: Uint8Array, prefilter?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean): boolean;
   /**
    * Optional (after enableCrypto): seals buf[off, off+len) (97 bytes of
    * headroom, then type || RLP) with that key and sends it, keeping the

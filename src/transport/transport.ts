@@ -27,9 +27,10 @@ import {
 } from '../wire/encode';
 import { ipToString, toIpBytes } from '../wire/ip';
 import { readBigUint } from '../wire/rlp';
-import { DEFAULT_EXPIRATION_SEC, Endpoint, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
+import { DEFAULT_EXPIRATION_SEC, Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
 import { Clock, systemClock } from './clock';
+import { AmplificationLedger, IngressLimiter, RateLimits, Refusal } from './limits';
 import { Netlist, relayIPError } from './netutil';
 import { MatchResult, Matcher, PendingQueue } from './pending';
 import { SendPool } from './pool';
@@ -115,6 +116,16 @@ export interface TransportConfig {
   /** Wall clock in ms for bond times and packet expiration. Default Date.now. */
   now?: () => number;
   crypto?: Crypto;
+  /**
+   * Ingress rate limits, checked before any crypto (limits.ts
+   * DEFAULT_RATE_LIMITS for a bootnode); false turns them off.
+   */
+  rateLimits?: RateLimits | false;
+  /**
+   * Bytes we may send to an endpoint without a bond beyond what it sent us
+   * (anti-amplification; default 512: one pong and one ping-back). Infinity turns it off.
+   */
+  amplificationAllowance?: number;
 }
 
 /** Drop reasons counted by the transport (beside the decode codes). */
@@ -125,7 +136,11 @@ export type DropReason =
   | 'unbonded'
   | 'netrestrict'
   | 'handler_error'
-  | 'send_pool_exhausted';
+  | 'send_pool_exhausted'
+  | 'rate_global'
+  | 'rate_ip'
+  | 'rate_type'
+  | 'amplification';
 
 export interface TransportStats {
   packetsIn: Record<string, number>;
@@ -138,6 +153,10 @@ export interface TransportStats {
   timeouts: number;
   /** Findnode requests answered after their sender's bond completed (held meanwhile). */
   deferredFindnodes: number;
+  /** Bytes sent to / received from endpoints without a bond, and sends refused (amplification ledger). */
+  unproven: { bytesSent: number; bytesReceived: number; refusedBytes: number; trackedIps: number };
+  /** Source IPs the rate limiter tracks right now. */
+  rateLimitedIps: number;
 }
 
 /** Events of a Transport, by name. Packet events carry copies, safe to keep. */
@@ -232,7 +251,13 @@ export class Transport extends EventEmitter {
     netrestrict: 0,
     handler_error: 0,
     send_pool_exhausted: 0,
+    rate_global: 0,
+    rate_ip: 0,
+    rate_type: 0,
+    amplification: 0,
   };
+  private readonly limiter?: IngressLimiter;
+  private readonly ledger?: AmplificationLedger;
 
   constructor(cfg: TransportConfig) {
     super();
@@ -268,18 +293,20 @@ export class Transport extends EventEmitter {
     };
     this.localRecordRlp = local.record;
     this.setLocalSeq(local.seq);
+    if (cfg.rateLimits !== false) this.limiter = new IngressLimiter(cfg.rateLimits ?? {}, this.clock.now());
+    const allowance = cfg.amplificationAllowance ?? 512;
+    if (allowance !== Infinity) this.ledger = new AmplificationLedger(allowance);
     // With our native crypto, a socket that can do it verifies datagrams
-    // and seals replies on its own threads (all cores); netrestrict runs
-    // before that crypto, as it does here. A custom Crypto keeps it all here.
+    // and seals replies on its own threads (all cores); the cheap rejects
+    // (netrestrict, rate limits) run before that crypto, as they do here.
+    // A custom Crypto keeps it all here.
     if (this.crypto === nativeCrypto && this.socket.enableCrypto !== undefined) {
-      const restrict = this.netrestrict;
       const prefilter =
-        restrict === undefined
+        this.netrestrict === undefined && this.limiter === undefined
           ? undefined
-          : (from: RemoteAddress, len: number) => {
-              if (restrict.contains(from.ip)) return true;
+          : (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => {
+              if (this.admit(buf, off, len, from)) return true;
               this.bytesIn += len;
-              this.drops.netrestrict++;
               return false;
             };
       this.socketCrypto = this.socket.enableCrypto(this.priv, prefilter) && this.socket.sealSend !== undefined;
@@ -303,13 +330,11 @@ export class Transport extends EventEmitter {
   private readonly onDatagram = (buf: Uint8Array, off: number, len: number, from: RemoteAddress): void => {
     this.bytesIn += len;
     if (this.closed) return;
-    // Cheap rejects before the elliptic-curve work.
-    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) {
-      this.drops.netrestrict++;
-      return;
-    }
-    const view = this.view;
     const opened = from.openStatus;
+    // Cheap rejects before the elliptic-curve work (a socket doing the
+    // crypto itself ran them already, in its prefilter).
+    if (opened === undefined && !this.admit(buf, off, len, from)) return;
+    const view = this.view;
     const st =
       opened !== undefined && from.nodeId !== undefined
         ? readOpenedPacket(view, buf, off, len, opened, from.nodeId, this.wallNow() / 1000)
@@ -324,6 +349,8 @@ export class Transport extends EventEmitter {
       this.drops.self++;
       return;
     }
+    // Credit for replies to this IP while it has no bond (amplification ledger).
+    this.ledger?.received(from.ip, len);
     try {
       switch (type) {
         case PacketType.Ping:
@@ -352,6 +379,30 @@ export class Transport extends EventEmitter {
     }
   };
 
+  /** netrestrict and the rate limits; counts what it refuses. No crypto, no allocation for IPv4. */
+  private admit(buf: Uint8Array, off: number, len: number, from: RemoteAddress): boolean {
+    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) {
+      this.drops.netrestrict++;
+      return false;
+    }
+    const limiter = this.limiter;
+    if (limiter === undefined) return true;
+    // The type byte, unverified: a forged one fails the hash check later.
+    const r = limiter.admit(from.ip, len > HEAD_SIZE ? buf[off + HEAD_SIZE] : 0, this.clock.now());
+    if (r === Refusal.None) return true;
+    if (r === Refusal.Global) this.drops.rate_global++;
+    else if (r === Refusal.Ip) this.drops.rate_ip++;
+    else this.drops.rate_type++;
+    return false;
+  }
+
+  /** Books `len` bytes to an endpoint without a bond; false (counted) if that would amplify. */
+  private spendUnproven(ip: Uint8Array, len: number): boolean {
+    if (this.ledger === undefined || this.ledger.spend(ip, len)) return true;
+    this.drops.amplification++;
+    return false;
+  }
+
   private emitPacket(view: PacketView, from: RemoteAddress): void {
     const name = TYPE_NAMES[view.type];
     if (this.listenerCount(name) === 0) return;
@@ -367,10 +418,10 @@ export class Transport extends EventEmitter {
   // ------------------------------------------------------------ PING/v4
 
   private handlePing(view: PacketView, from: RemoteAddress): void {
-    // Reply to the datagram's real source, whatever the ping claims.
-    this.sendPong(view, from);
     const now = this.wallNow();
     const rec = this.bonds.upsert(view.nodeId, 0, from.ip);
+    // Reply to the datagram's real source, whatever the ping claims.
+    this.sendPong(view, from, now - rec.lastPongReceivedMs > this.bondExpirationMs);
     rec.lastPingReceivedMs = now;
     if (this.pingWaiters.size > 0) {
       const key = latin1(view.nodeId) + ipKeyOf(from.ip);
@@ -391,7 +442,7 @@ export class Transport extends EventEmitter {
       if (!this.pingBacks.has(key) && !this.closed) {
         this.pingBacks.add(key);
         const node = this.verifiedFromView(view, from);
-        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey)
+        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey, undefined, true)
           .then(
             () => {
               this.pingBacks.delete(key);
@@ -414,7 +465,7 @@ export class Transport extends EventEmitter {
     return { id: Buffer.from(view.nodeId), ip: Buffer.from(from.ip), udpPort: from.port, tcpPort: view.fromTcp };
   }
 
-  private sendPong(view: PacketView, from: RemoteAddress): void {
+  private sendPong(view: PacketView, from: RemoteAddress, unproven: boolean): void {
     const slot = this.acquire();
     if (slot < 0) return;
     const pool = this.pool;
@@ -429,6 +480,10 @@ export class Transport extends EventEmitter {
       this.expiration(),
       this.localSeq,
     );
+    if (unproven && len > 0 && !this.spendUnproven(from.ip, len)) {
+      pool.release(slot);
+      return;
+    }
     this.sealAndSend(slot, len, PacketType.Pong, from.ip, from.port);
   }
 
@@ -607,6 +662,7 @@ export class Transport extends EventEmitter {
     token: Buffer | undefined,
     write: (buf: Buffer, off: number) => number,
     timeoutMs = this.respTimeoutMs,
+    unproven = false,
   ): void {
     if (this.closed) {
       m.onDone(new ClosedError());
@@ -623,6 +679,11 @@ export class Transport extends EventEmitter {
     if (len < 0 || this.crypto.seal(this.pool.slab, off, len, this.priv) !== 0) {
       this.pool.release(slot);
       m.onDone(new InvalidArgumentError('request packet could not be built'));
+      return;
+    }
+    if (unproven && !this.spendUnproven(ip, len)) {
+      this.pool.release(slot);
+      m.onDone(new DiscError('AMPLIFICATION', 'not sent: the endpoint has no bond and has not sent us enough to cover it'));
       return;
     }
     if (token !== undefined) this.pool.slab.copy(token, 0, off, off + 32);
@@ -647,7 +708,7 @@ export class Transport extends EventEmitter {
   /** Pings a node; resolves with what its pong said. Rejects with TimeoutError / ClosedError / QueueFullError. */
   ping(node: RemoteNode, opts: RequestOptions = {}): Promise<PongInfo> {
     const n = checkNode(node);
-    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip), opts.timeoutMs);
+    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip), opts.timeoutMs, !this.isBonded(n.id, n.ip));
   }
 
   /**
@@ -663,14 +724,14 @@ export class Transport extends EventEmitter {
     const ipBytes = toIpBytes(ip);
     this.addressPings++;
     try {
-      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs);
+      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs, true);
       return info as PongInfo & { id: Buffer };
     } finally {
       this.addressPings--;
     }
   }
 
-  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs?: number): Promise<PongInfo> {
+  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs?: number, unproven = false): Promise<PongInfo> {
     return new Promise<PongInfo>((resolve, reject) => {
       const token = Buffer.allocUnsafe(32);
       const sentAt = this.clock.now();
@@ -700,6 +761,7 @@ export class Transport extends EventEmitter {
       this.request(m, ip, udpPort, PacketType.Ping, token, (buf, off) =>
         writePingRaw(buf, off, PING_VERSION, ourIp, this.ourUdp, this.ourTcp, ip, udpPort, 0, this.expiration(), this.localSeq),
         timeoutMs,
+        unproven,
       );
     });
   }
@@ -732,7 +794,7 @@ export class Transport extends EventEmitter {
       }, this.respTimeoutMs * 2);
       timer.unref?.();
     });
-    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey);
+    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey, undefined, !this.isBonded(n.id, n.ip));
     await pinged;
     return this.bonds.upsert(n.id, 0, n.ip);
   }
@@ -888,6 +950,13 @@ export class Transport extends EventEmitter {
       bonds: this.bonds.size,
       timeouts: this.pending.stats().timeouts,
       deferredFindnodes: this.packetsDeferredAnswered,
+      unproven: {
+        bytesSent: this.ledger?.bytesSent ?? 0,
+        bytesReceived: this.ledger?.bytesReceived ?? 0,
+        refusedBytes: this.ledger?.refusedBytes ?? 0,
+        trackedIps: this.ledger?.trackedIps ?? 0,
+      },
+      rateLimitedIps: this.limiter?.trackedIps ?? 0,
     };
   }
 }

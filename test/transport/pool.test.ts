@@ -21,7 +21,8 @@ describe('native crypto thread pool', () => {
 
   async function server(threads: number, extra: Partial<ConstructorParameters<typeof Transport>[0]> = {}, workQueue?: number) {
     const socket = await bindNative({ address: '127.0.0.1', threads, workQueue });
-    const t = new Transport({ privateKey: generatePrivateKey(), socket, ...extra });
+    // Bursts from one loopback address: no rate limits here (limits.test.ts covers them).
+    const t = new Transport({ privateKey: generatePrivateKey(), socket, rateLimits: false, amplificationAllowance: Infinity, ...extra });
     open.push(t);
     return { t, socket, node: { id: t.nodeId, ip: '127.0.0.1', udpPort: socket.address().port } };
   }
@@ -70,7 +71,11 @@ describe('native crypto thread pool', () => {
     const got = p.ofType(PacketType.Pong).length;
     assert.ok(st.workQueueDrops > 0, `no drops with a 1-datagram queue (${got} pongs)`);
     assert.ok(got > 0 && got < 400, `${got} pongs`);
-    assert.equal(got + st.workQueueDrops, s.t.stats().packetsOut.pong, 'every pong was either sent or counted as dropped');
+    // Every datagram handed to the workers was sent or counted as dropped.
+    // (The peer may still lose some in its own receive buffer.)
+    const out = s.t.stats().packetsOut;
+    assert.equal(st.workerSent + st.workQueueDrops + st.workerSendErrors, out.pong + out.ping, JSON.stringify(st));
+    assert.ok(got <= st.workerSent);
     // Still serving after the burst.
     const before = got;
     ping(p, s.node);

@@ -1,0 +1,232 @@
+/**
+ * Ingress rate limits and the amplification ledger: what keeps a bootnode
+ * serving honest peers under floods, for a few hash-map operations per
+ * datagram and before any elliptic-curve work.
+ *
+ * - IngressLimiter: a global token bucket (datagrams/s the node handles at
+ *   all), and per source IP one bucket for all datagrams plus one each for
+ *   the requests that make us reply: ping, findnode, ENRRequest. The type
+ *   byte is read before the signature is checked (it sits at offset 97):
+ *   a forged type fails the hash check later anyway, and a datagram that
+ *   would be refused costs no crypto. (reth's IngressHandler limits by IP
+ *   before decoding too; geth has no limits.)
+ * - AmplificationLedger: bytes we send to an endpoint that has not proven
+ *   itself (no bond) may not exceed the bytes it sent us plus a small
+ *   allowance (one pong and one ping-back), so a spoofed source can never
+ *   make us send its victim more than the attacker sent us.
+ *
+ * Per-IP state lives in bounded maps; when full, the oldest entry goes
+ * (which at worst resets that IP to a fresh, full bucket). IPv4 addresses
+ * are keyed as numbers, so the hot path allocates nothing.
+ */
+import { PacketType } from '../wire/types';
+
+export interface RateLimits {
+  /** Datagrams per second the node handles in all (before crypto). 0: unlimited. Default 40,000. */
+  globalPerSec?: number;
+  /** Datagrams per second from one IP (any type). Default 200, burst 2x. */
+  ipPerSec?: number;
+  /** Pings per second from one IP. Default 50, burst 2x. */
+  pingPerSec?: number;
+  /** Findnode requests per second from one IP. Default 20, burst 2x. */
+  findnodePerSec?: number;
+  /** ENRRequests per second from one IP. Default 20, burst 2x. */
+  enrRequestPerSec?: number;
+  /** Source IPs tracked at once (oldest dropped beyond). Default 100,000. */
+  maxTrackedIps?: number;
+}
+
+/**
+ * Defaults for a public bootnode. Per IP they leave room for many nodes
+ * behind one NAT address (an honest node pings a few times a minute and
+ * sends a findnode now and then); globally, about what two cores verify.
+ */
+export const DEFAULT_RATE_LIMITS: Required<RateLimits> = {
+  globalPerSec: 40_000,
+  ipPerSec: 200,
+  pingPerSec: 50,
+  findnodePerSec: 20,
+  enrRequestPerSec: 20,
+  maxTrackedIps: 100_000,
+};
+
+/** Why the limiter refused a datagram (counted as drops by these names). */
+export const enum Refusal {
+  None = 0,
+  Global = 1,
+  Ip = 2,
+  Type = 3,
+}
+
+/** Token state of one source IP: all datagrams, then ping / findnode / ENRRequest. */
+class IpBuckets {
+  all: number;
+  ping: number;
+  findnode: number;
+  enr: number;
+  lastMs: number;
+  constructor(l: Required<RateLimits>, nowMs: number) {
+    this.all = l.ipPerSec * 2;
+    this.ping = l.pingPerSec * 2;
+    this.findnode = l.findnodePerSec * 2;
+    this.enr = l.enrRequestPerSec * 2;
+    this.lastMs = nowMs;
+  }
+}
+
+/** A map with a size bound that drops its oldest insertion when full. */
+export class BoundedMap<K, V> {
+  private readonly m = new Map<K, V>();
+  constructor(readonly max: number) {}
+  get(k: K): V | undefined {
+    return this.m.get(k);
+  }
+  set(k: K, v: V): void {
+    if (!this.m.has(k) && this.m.size >= this.max) this.m.delete(this.m.keys().next().value as K);
+    this.m.set(k, v);
+  }
+  delete(k: K): boolean {
+    return this.m.delete(k);
+  }
+  get size(): number {
+    return this.m.size;
+  }
+}
+
+/** A number for an IPv4 address, a string for IPv6: the per-IP map key. */
+export function ipMapKey(ip: Uint8Array): number | string {
+  if (ip.length === 4) return ((ip[0] << 24) | (ip[1] << 16) | (ip[2] << 8) | ip[3]) >>> 0;
+  let s = '';
+  for (let i = 0; i < ip.length; i++) s += String.fromCharCode(ip[i]);
+  return s;
+}
+
+export class IngressLimiter {
+  private readonly l: Required<RateLimits>;
+  private readonly ips: BoundedMap<number | string, IpBuckets>;
+  private global: number;
+  private globalLastMs: number;
+
+  constructor(limits: RateLimits = {}, nowMs = 0) {
+    this.l = { ...DEFAULT_RATE_LIMITS, ...limits };
+    for (const [k, v] of Object.entries(this.l)) {
+      if (!(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new RangeError(`rate limit ${k} must be a number >= 0 (got ${String(v)})`);
+    }
+    this.ips = new BoundedMap(Math.max(1, this.l.maxTrackedIps));
+    this.global = this.l.globalPerSec;
+    this.globalLastMs = nowMs;
+  }
+
+  /** IPs with state right now (bounded by maxTrackedIps). */
+  get trackedIps(): number {
+    return this.ips.size;
+  }
+
+  /**
+   * Admits one datagram of `type` (the byte at offset 97; anything else
+   * counts against the IP's general bucket only) from `ip` at `nowMs`.
+   */
+  admit(ip: Uint8Array, type: number, nowMs: number): Refusal {
+    const l = this.l;
+    if (l.globalPerSec > 0) {
+      const g = Math.min(l.globalPerSec, this.global + ((nowMs - this.globalLastMs) * l.globalPerSec) / 1000);
+      this.globalLastMs = nowMs;
+      if (g < 1) {
+        this.global = g;
+        return Refusal.Global;
+      }
+      this.global = g - 1;
+    }
+    const key = ipMapKey(ip);
+    let b = this.ips.get(key);
+    if (b === undefined) {
+      b = new IpBuckets(l, nowMs);
+      this.ips.set(key, b);
+    } else {
+      const dt = (nowMs - b.lastMs) / 1000;
+      if (dt > 0) {
+        b.all = Math.min(l.ipPerSec * 2, b.all + dt * l.ipPerSec);
+        b.ping = Math.min(l.pingPerSec * 2, b.ping + dt * l.pingPerSec);
+        b.findnode = Math.min(l.findnodePerSec * 2, b.findnode + dt * l.findnodePerSec);
+        b.enr = Math.min(l.enrRequestPerSec * 2, b.enr + dt * l.enrRequestPerSec);
+        b.lastMs = nowMs;
+      }
+    }
+    if (l.ipPerSec > 0) {
+      if (b.all < 1) return Refusal.Ip;
+      b.all -= 1;
+    }
+    switch (type) {
+      case PacketType.Ping:
+        if (l.pingPerSec > 0) {
+          if (b.ping < 1) return Refusal.Type;
+          b.ping -= 1;
+        }
+        break;
+      case PacketType.Findnode:
+        if (l.findnodePerSec > 0) {
+          if (b.findnode < 1) return Refusal.Type;
+          b.findnode -= 1;
+        }
+        break;
+      case PacketType.EnrRequest:
+        if (l.enrRequestPerSec > 0) {
+          if (b.enr < 1) return Refusal.Type;
+          b.enr -= 1;
+        }
+        break;
+    }
+    return Refusal.None;
+  }
+}
+
+/**
+ * Bytes we may send to an endpoint without a bond: what it sent us plus
+ * `allowanceBytes`. The allowance covers one exchange (our pong and our
+ * ping-back, ~300 bytes, before its pong arrives and proves it).
+ */
+export class AmplificationLedger {
+  /** Per IP: bytes received from it and bytes sent to it while it had no bond. */
+  private readonly balance: BoundedMap<number | string, { recv: number; sent: number }>;
+  /** Totals over all unproven endpoints, for measurement. */
+  bytesReceived = 0;
+  bytesSent = 0;
+  refusedBytes = 0;
+
+  constructor(
+    readonly allowanceBytes = 512,
+    maxTrackedIps = 100_000,
+  ) {
+    this.balance = new BoundedMap(Math.max(1, maxTrackedIps));
+  }
+
+  /** `bytes` arrived from `ip` (a verified datagram from a node without a bond there). */
+  received(ip: Uint8Array, bytes: number): void {
+    this.bytesReceived += bytes;
+    const key = ipMapKey(ip);
+    const e = this.balance.get(key);
+    if (e === undefined) this.balance.set(key, { recv: bytes, sent: 0 });
+    else e.recv += bytes;
+  }
+
+  /** May we send `bytes` to `ip` (no bond)? Books them if so. */
+  spend(ip: Uint8Array, bytes: number): boolean {
+    const key = ipMapKey(ip);
+    let e = this.balance.get(key);
+    if (e === undefined) {
+      e = { recv: 0, sent: 0 };
+      this.balance.set(key, e);
+    }
+    if (e.sent + bytes > e.recv + this.allowanceBytes) {
+      this.refusedBytes += bytes;
+      return false;
+    }
+    e.sent += bytes;
+    this.bytesSent += bytes;
+    return true;
+  }
+
+  get trackedIps(): number {
+    return this.balance.size;
+  }
+}
