@@ -13,6 +13,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { DiscError } from '../errors';
+import type { RateLimits } from '../transport/limits';
 import { Netlist } from '../transport/netutil';
 import { checkBootnode, NodeArg } from './enr-text';
 import { CliError, usageError } from './errors';
@@ -74,6 +75,8 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)' },
   { name: 'status-interval', kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
     help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
+  { name: 'ratelimit', kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
+    help: 'ingress limits in datagrams/s, e.g. global=40000,ip=200,ping=50,findnode=20,enr=20 (unnamed keep their defaults); "off" disables them' },
   { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
     help: 'threads for packet crypto (verify, sign) on all cores; 1 keeps it on the main thread (default: the number of cores)' },
   { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
@@ -200,6 +203,8 @@ export interface Options {
   maxNodes: number;
   /** Crypto threads of the bootnode's socket (undefined: one per core). */
   threads?: number;
+  /** Ingress rate limits (undefined: the defaults; false: off). */
+  rateLimits?: RateLimits | false;
   out?: string;
 }
 
@@ -226,6 +231,30 @@ export function parseDuration(text: string, source: string): number {
   const unit = m[2] ?? 's';
   const ms = Number(m[1]) * (unit === 'ms' ? 1 : unit === 's' ? 1000 : unit === 'm' ? 60_000 : 3_600_000);
   return Math.round(ms);
+}
+
+const RATE_KEYS: Record<string, keyof RateLimits> = {
+  global: 'globalPerSec',
+  ip: 'ipPerSec',
+  ping: 'pingPerSec',
+  findnode: 'findnodePerSec',
+  enr: 'enrRequestPerSec',
+  ips: 'maxTrackedIps',
+};
+
+/** "off", or key=value pairs over global, ip, ping, findnode, enr (per second; 0 = unlimited) and ips (tracked). */
+function parseRateLimits(text: string, source: string): RateLimits | false {
+  if (text === 'off') return false;
+  const out: RateLimits = {};
+  for (const part of text.split(',')) {
+    const [k, v, extra] = part.split('=');
+    const key = RATE_KEYS[k?.trim() ?? ''];
+    if (key === undefined || v === undefined || extra !== undefined) {
+      throw usageError(`invalid value "${text}" for ${source}: expected off or key=value pairs (keys: ${Object.keys(RATE_KEYS).join(', ')})`);
+    }
+    out[key] = parseIntIn(v.trim(), `${source} (${k})`, 0, 10_000_000);
+  }
+  return out;
 }
 
 function parseIntIn(text: string, source: string, min: number, max: number): number {
@@ -306,6 +335,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
   if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
 
+  const rlV = get('ratelimit');
+  const rateLimits = rlV !== undefined ? parseRateLimits(String(rlV.value), rlV.source) : undefined;
   const thV = get('threads');
   const threads = thV !== undefined ? parseIntIn(String(thV.value), thV.source, 1, 256) : undefined;
   const mnV = get('max-nodes');
@@ -334,6 +365,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     timeoutMs,
     maxNodes,
     threads,
+    rateLimits,
     out: str('out'),
   };
 }

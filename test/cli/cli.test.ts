@@ -82,7 +82,7 @@ describe('discv4 CLI (child processes)', function () {
 
   it('pings and requests the ENR of a second bootnode on loopback, and its /metrics counters move', async () => {
     const cwd = dir();
-    const b = await startBootnode(['--metrics-addr', '127.0.0.1:0', '--status-interval', '0', '--threads', '3'], cwd);
+    const b = await startBootnode(['--metrics-addr', '127.0.0.1:0', '--status-interval', '0', '--threads', '3', '--ratelimit', 'ping=1000,global=0'], cwd);
     assert.ok(b.metricsUrl !== undefined);
     assert.match(b.stdout(), /^\s*threads\s+3$/m);
     const before = await httpGet(b.metricsUrl);
@@ -180,6 +180,8 @@ describe('discv4 CLI (child processes)', function () {
       [['--bogus'], /unknown flag --bogus/],
       [['--verbosity', '9'], /invalid value "9" for --verbosity: expected an integer from 0 to 5/],
       [['--threads', '0'], /invalid value "0" for --threads: expected an integer from 1 to 256/],
+      [['--ratelimit', 'ping=fast'], /invalid value "fast" for --ratelimit \(ping\): expected an integer from 0 to 10000000/],
+      [['--ratelimit', 'bogus=1'], /invalid value "bogus=1" for --ratelimit: expected off or key=value pairs/],
       [['--addr', 'localhost'], /invalid value "localhost" for --addr: expected <ip>:<port>/],
       [['--datadir'], /flag --datadir needs a value/],
       [['--log-format', 'xml'], /expected json or pretty/],
