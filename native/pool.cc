@@ -59,6 +59,7 @@ void CryptoPool::open(OpenJob* jobs, uint32_t n) {
   jobs_ = jobs;
   n_ = n;
   next_ = 0;
+  openWaiting_.store(true, std::memory_order_relaxed);
   wakeAll();
   // Take jobs alongside the workers, then wait for the ones they hold.
   while (next_ < n_) {
@@ -69,6 +70,7 @@ void CryptoPool::open(OpenJob* jobs, uint32_t n) {
     lk.lock();
     running_--;
   }
+  openWaiting_.store(false, std::memory_order_relaxed);
   batchDone_.wait(lk, [this] { return running_ == 0; });
   jobs_ = nullptr;
   n_ = 0;
@@ -104,23 +106,30 @@ bool CryptoPool::submit(int fd, const uint8_t* pkt, uint32_t len, const sockaddr
   return true;
 }
 
-void CryptoPool::runSends(SendJob* jobs, uint32_t n, const uint8_t* priv) {
-  // Seal what needs it; a job that cannot be sealed is skipped (len 0 marks it).
-  for (uint32_t i = 0; i < n; i++) {
-    SendJob& job = jobs[i];
-    if (!job.seal) continue;
-    if (priv == nullptr || discv4::seal(job.data, job.len, priv) != kOk) {
-      sealErrors_.fetch_add(1, std::memory_order_relaxed);
-      job.skip = true;
-      continue;
+uint32_t CryptoPool::runSends(SendJob* jobs, uint32_t n, const uint8_t* priv) {
+  // Seal what needs it; a job that cannot be sealed is skipped. Stop early
+  // when the JS thread is waiting on an open batch (it needs this thread
+  // more than these replies do) or once kSendFlush are sealed, so a reply
+  // waits for at most a few signatures before it leaves.
+  uint32_t i = 0;
+  while (i < n) {
+    SendJob& job = jobs[i++];
+    if (job.seal) {
+      if (priv == nullptr || discv4::seal(job.data, job.len, priv) != kOk) {
+        sealErrors_.fetch_add(1, std::memory_order_relaxed);
+        job.skip = true;
+      } else {
+        sealed_.fetch_add(1, std::memory_order_relaxed);
+      }
     }
-    sealed_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= kSendFlush || openWaiting_.load(std::memory_order_relaxed)) break;
   }
+  n = i;
   // Then send them in order, as many per syscall as share a socket: the
   // receiver is woken once per batch instead of once per datagram.
   mmsghdr msgs[kSendBatch];
   iovec iov[kSendBatch];
-  uint32_t i = 0;
+  i = 0;
   while (i < n) {
     const int fd = jobs[i].fd;
     uint32_t k = 0;
@@ -140,6 +149,7 @@ void CryptoPool::runSends(SendJob* jobs, uint32_t n, const uint8_t* priv) {
     sendBatch(fd, msgs, k);
     i = end;
   }
+  return n;
 }
 
 void CryptoPool::sendBatch(int fd, mmsghdr* msgs, uint32_t n) {
@@ -192,7 +202,7 @@ void CryptoPool::run(Worker* w) {
       const bool keyed = hasKey_;
       if (keyed) memcpy(priv, key_, 32);
       lk.unlock();
-      runSends(jobs, m, keyed ? priv : nullptr);
+      m = runSends(jobs, m, keyed ? priv : nullptr);
       lk.lock();
       w->head = (w->head + m) % capacity_;
       w->count -= m;
