@@ -51,9 +51,17 @@ export function parseNat(text: string): NatSpec {
       return { kind: 'upnp' };
     case 'extip':
     case 'ip':
+    {
       if (!arg) throw badNat(`nat: "${mech}" needs an IP address, e.g. extip:203.0.113.7`);
-      if (!isIP(arg)) throw badNat(`nat: invalid IP address "${arg}" in "${s}"`);
-      return { kind: 'extip', ip: arg };
+      // One address per family for a dual-stack node: extip:203.0.113.7,2001:db8::7
+      const ips = arg.split(',').map((x) => x.trim());
+      for (const ip of ips) if (!isIP(ip)) throw badNat(`nat: invalid IP address "${ip}" in "${s}"`);
+      const v4 = ips.filter((ip) => isIP(ip) === 4);
+      const v6 = ips.filter((ip) => isIP(ip) === 6);
+      if (ips.length > 2 || v4.length > 1 || v6.length > 1) throw badNat(`nat: "${s}": at most one IPv4 and one IPv6 address`);
+      if (v4.length === 1 && v6.length === 1) return { kind: 'extip', ip: v4[0], ip6: v6[0] };
+      return { kind: 'extip', ip: ips[0] };
+    }
     case 'pmp':
     case 'natpmp':
     case 'nat-pmp':
@@ -76,7 +84,7 @@ export function parseNat(text: string): NatSpec {
 export function formatNat(spec: NatSpec): string {
   switch (spec.kind) {
     case 'extip':
-      return `extip:${spec.ip}`;
+      return `extip:${spec.ip}${spec.ip6 !== undefined ? `,${spec.ip6}` : ''}`;
     case 'pmp':
       return spec.gateway ? `pmp:${spec.gateway}${spec.port !== undefined ? `:${spec.port}` : ''}` : 'pmp';
     default:

@@ -1,6 +1,6 @@
 export type NatSpec =
   | { kind: 'none' }
-  | { kind: 'extip'; ip: string }
+  | { kind: 'extip'; ip: string; ip6?: string }
   | { kind: 'upnp' }
   | { kind: 'pmp'; gateway?: string; /** Gateway port when not 5351. */ port?: number }
   | { kind: 'any' };

@@ -22,6 +22,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
+import { isIPv6 } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { NodeDB, StoredNode } from '../db';
@@ -65,6 +66,8 @@ export interface DiscoveryOptions {
    * wildcard) and follows what peers report.
    */
   externalIp?: string;
+  /** Our advertised IPv6 address on a dual-stack node (nat extip:<v4>,<v6>); prediction for IPv6 is off when set. */
+  externalIp6?: string;
   /**
    * External address discovery in geth's forms: 'none', 'extip:<IP>',
    * 'upnp', 'pmp', 'pmp:<gateway>', 'any' (or a parsed NatSpec). With a
@@ -104,6 +107,11 @@ export interface DiscoveryOptions {
   transportFactory?: (cfg: Omit<TransportConfig, 'socket'>) => Promise<Transport>;
 }
 
+function isV4Mapped(ip: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
+  return ip[10] === 0xff && ip[11] === 0xff;
+}
+
 export interface LookupOptions {
   /** Only table nodes it accepts start the lookup (the DPT's onlyConfirmed). */
   seedFilter?: (n: TableNode) => boolean;
@@ -123,7 +131,9 @@ export class Discovery extends EventEmitter {
   /** Our record; its changes are pushed to the transport. */
   readonly local: LocalRecord;
   private readonly ownsDb: boolean;
-  private readonly predict: boolean;
+  /** Endpoint prediction, per family (off where an external address is configured or the socket cannot serve it). */
+  private readonly predict4: boolean;
+  private readonly predict6: boolean;
   private readonly tracker4: IPTracker;
   private readonly tracker6: IPTracker;
   private readonly tcpPort: number;
@@ -147,7 +157,8 @@ export class Discovery extends EventEmitter {
     refreshIntervalMs: number;
     clock: Clock;
     local: LocalRecord;
-    predict: boolean;
+    predict4: boolean;
+    predict6: boolean;
     ipTracker?: Omit<IPTrackerConfig, 'clock'>;
     tcpPort: number;
   }) {
@@ -161,7 +172,8 @@ export class Discovery extends EventEmitter {
     this.clock = p.clock;
     this.nodeId = p.transport.nodeId;
     this.local = p.local;
-    this.predict = p.predict;
+    this.predict4 = p.predict4;
+    this.predict6 = p.predict6;
     this.tcpPort = p.tcpPort;
     this.tracker4 = new IPTracker({ ...p.ipTracker, clock: p.clock });
     this.tracker6 = new IPTracker({ ...p.ipTracker, clock: p.clock });
@@ -188,6 +200,11 @@ export class Discovery extends EventEmitter {
     let mapper: PortMapper | null = null;
     let natError: Error | undefined;
     let externalIp = opts.externalIp ?? (nat.kind === 'extip' ? nat.ip : undefined);
+    let externalIp6 = opts.externalIp6 ?? (nat.kind === 'extip' ? nat.ip6 : undefined);
+    if (externalIp !== undefined && isIPv6(externalIp) && externalIp6 === undefined) {
+      externalIp6 = externalIp;
+      externalIp = undefined;
+    }
     if (nat.kind === 'upnp' || nat.kind === 'pmp' || nat.kind === 'any') {
       try {
         mapper = await openNat(nat, opts.natOptions);
@@ -248,10 +265,24 @@ export class Discovery extends EventEmitter {
       // Our record: seq from the DB, raised whenever its content changes,
       // so it never goes back across restarts (LocalRecord).
       const sock = transport.socket.address();
-      const ip = ipToBytes(externalIp ?? (sock.address === '0.0.0.0' || sock.address === '::' ? '127.0.0.1' : sock.address));
-      const endpoint: Record<string, RlpInput> =
-        ip.length === 4 ? { ip, udp: sock.port } : { ip6: ip, udp6: sock.port };
-      if (tcpPort !== 0) endpoint[ip.length === 4 ? 'tcp' : 'tcp6'] = tcpPort;
+      // The families this socket serves: an IPv6 socket on '::' is dual-stack
+      // (IPv4 peers arrive as mapped addresses), so its record carries both
+      // ip/udp and ip6/udp6. Without an external address, a wildcard bind
+      // starts from loopback and follows what peers report (per family).
+      const dual = sock.family === 6 && sock.address === '::';
+      const serves4 = sock.family === 4 || dual;
+      const serves6 = sock.family === 6;
+      const endpoint: Record<string, RlpInput> = {};
+      if (serves4) {
+        endpoint.ip = ipToBytes(externalIp ?? (sock.family === 4 && sock.address !== '0.0.0.0' ? sock.address : '127.0.0.1'));
+        endpoint.udp = sock.port;
+        if (tcpPort !== 0) endpoint.tcp = tcpPort;
+      }
+      if (serves6) {
+        endpoint.ip6 = ipToBytes(externalIp6 ?? (sock.address !== '::' ? sock.address : '::1'));
+        endpoint.udp6 = sock.port;
+        if (tcpPort !== 0) endpoint.tcp6 = tcpPort;
+      }
       const local = await LocalRecord.create(priv, { ...opts.recordPairs, ...endpoint }, { store: db });
       transport.setLocalRecord(local.record, local.seq);
       const d = new Discovery({
@@ -263,7 +294,8 @@ export class Discovery extends EventEmitter {
         refreshIntervalMs: opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
         clock,
         local,
-        predict: externalIp === undefined,
+        predict4: serves4 && externalIp === undefined,
+        predict6: serves6 && externalIp6 === undefined,
         ipTracker: opts.ipTracker,
         tcpPort,
       });
@@ -274,7 +306,7 @@ export class Discovery extends EventEmitter {
         d.emit('localRecord', record, seq);
       });
       transport.on('inboundNode', (n) => d.onInbound(n));
-      if (d.predict) transport.on('pong', (p: InboundPacket<Pong>) => d.onPong(p));
+      if (d.predict4 || d.predict6) transport.on('pong', (p: InboundPacket<Pong>) => d.onPong(p));
       if (mapper !== null) {
         d.nat = new NatManager(mapper, { protocol: 'udp', internalPort: sock.port, externalPort: sock.port });
         d.nat.on('error', (err: Error) => d.emit('natError', err));
@@ -329,11 +361,15 @@ export class Discovery extends EventEmitter {
    */
   private onPong(p: InboundPacket<Pong>): void {
     if (this.closed) return;
+    let toIp = p.packet.to.ip;
     const to = p.packet.to;
-    if ((to.ip.length !== 4 && to.ip.length !== 16) || isUnspecified(to.ip)) return;
-    const v6 = to.ip.length === 16;
+    if ((toIp.length !== 4 && toIp.length !== 16) || isUnspecified(toIp)) return;
+    // A peer on an IPv6 socket may see our IPv4 address as ::ffff:a.b.c.d.
+    if (toIp.length === 16 && isV4Mapped(toIp)) toIp = toIp.subarray(12);
+    const v6 = toIp.length === 16;
+    if (v6 ? !this.predict6 : !this.predict4) return;
     const tracker = v6 ? this.tracker6 : this.tracker4;
-    tracker.addStatement(p.from.address, to.ip, to.udpPort);
+    tracker.addStatement(p.from.address, toIp, to.udpPort);
     const pred = tracker.predict();
     if (pred === undefined) return;
     const curIp = this.local.get(v6 ? 'ip6' : 'ip');
