@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
-import { generatePrivateKey, nodeIdFromPrivateKey } from '../crypto';
+import { generatePrivateKey, keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { parseRecord, signRecord } from '../enr/record';
 import { TimeoutError } from '../errors';
 import { LookupNode } from '../lookup/lookup';
@@ -292,7 +292,7 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
       }
     };
     const pump = () => {
-      while (active < CRAWL_ENR_CONCURRENCY && queue.length > 0) {
+      while (active < CRAWL_ENR_CONCURRENCY * o.parallel && queue.length > 0) {
         const n = queue.shift()!;
         const e = entries.get(n.id.toString('hex'))!;
         active++;
@@ -330,13 +330,17 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
           for (const n of r) add(n);
           if (d.table.size === 0) await Promise.race([new Promise((w) => setTimeout(w, 1000)), stopped]);
         } else {
-          // Every node a random lookup sees, as it arrives.
-          const it = d.newLookup(randomBytes(64))[Symbol.asyncIterator]();
-          for (;;) {
-            const r = await Promise.race([it.next(), stopped]);
-            if (r === 'stop' || r.done === true || entries.size >= o.maxNodes) break;
-            add(r.value);
-          }
+          // Every node the random lookups (--parallel at once) see, as it arrives.
+          await Promise.all(
+            Array.from({ length: o.parallel }, async () => {
+              const it = d.newLookup(randomBytes(64))[Symbol.asyncIterator]();
+              for (;;) {
+                const r = await Promise.race([it.next(), stopped]);
+                if (r === 'stop' || r.done === true || entries.size >= o.maxNodes) break;
+                add(r.value);
+              }
+            }),
+          );
         }
         for (const n of d.table.nodes()) if (entries.size < o.maxNodes) add(n);
         if (timedOut) break;
@@ -355,7 +359,7 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
   const list: CrawlEntry[] = [...entries.values()]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map(({ id, enode, enr, seq, lastSeen }) => ({ id, enode, ...(enr !== undefined ? { enr } : {}), ...(seq !== undefined ? { seq } : {}), lastSeen }));
-  const json = `${JSON.stringify(list, null, 2)}\n`;
+  const json = formatCrawl(list, o.format);
   if (o.out !== undefined) {
     const tmp = `${o.out}.tmp-${process.pid}`;
     try {
@@ -369,3 +373,32 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
   return 0;
 }
 
+
+/**
+ * The crawl result as text: our JSON list, CSV (id,enode,enr,seq,lastSeen),
+ * or geth's nodes.json (cmd/devp2p nodeset: records keyed by the node's
+ * hash, keccak256 of its id; only nodes that gave their record), which
+ * `devp2p dns sign` and the DNS-list tools read.
+ */
+export function formatCrawl(list: readonly CrawlEntry[], format: 'json' | 'csv' | 'geth'): string {
+  if (format === 'csv') {
+    const cell = (v: string | number | undefined) => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+    return ['id,enode,enr,seq,lastSeen', ...list.map((e) => [e.id, e.enode, e.enr, e.seq, e.lastSeen].map(cell).join(','))].join('\n') + '\n';
+  }
+  if (format === 'geth') {
+    const set: Record<string, { seq: number | string; record: string; score: number; firstResponse: string; lastResponse: string; lastCheck: string }> = {};
+    for (const e of list) {
+      if (e.enr === undefined) continue;
+      set[keccak256(Buffer.from(e.id, 'hex')).toString('hex')] = {
+        seq: e.seq ?? 0,
+        record: e.enr,
+        score: 1,
+        firstResponse: e.lastSeen,
+        lastResponse: e.lastSeen,
+        lastCheck: e.lastSeen,
+      };
+    }
+    return `${JSON.stringify(set, null, 2)}\n`;
+  }
+  return `${JSON.stringify(list, null, 2)}\n`;
+}

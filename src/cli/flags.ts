@@ -83,6 +83,9 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'give up after this long (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
   { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
   { name: 'out', kind: 'string', arg: '<file>', commands: ['crawl'], help: 'write the crawl result to <file> instead of stdout' },
+  { name: 'parallel', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'random lookups run at once (default 1; ENR requests scale with it)' },
+  { name: 'format', kind: 'string', arg: '<json|csv|geth>', commands: ['crawl'],
+    help: 'crawl output: json (default), csv, or geth (nodes.json for `devp2p dns sign`: records keyed by node hash)' },
   { name: 'help', kind: 'bool', commands: ALL, help: 'show help and exit' },
   { name: 'version', kind: 'bool', commands: ALL, help: 'print the version and exit' },
 ];
@@ -201,6 +204,10 @@ export interface Options {
   statusIntervalMs: number;
   timeoutMs: number;
   maxNodes: number;
+  /** crawl: concurrent lookups. */
+  parallel: number;
+  /** crawl: output format. */
+  format: 'json' | 'csv' | 'geth';
   /** Crypto threads of the bootnode's socket (undefined: one per core). */
   threads?: number;
   /** Ingress rate limits (undefined: the defaults; false: off). */
@@ -335,6 +342,13 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
   if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
 
+  const parV = get('parallel');
+  const parallel = parV !== undefined ? parseIntIn(String(parV.value), parV.source, 1, 64) : 1;
+  const outFmtV = get('format');
+  const format = outFmtV !== undefined ? String(outFmtV.value) : 'json';
+  if (format !== 'json' && format !== 'csv' && format !== 'geth') {
+    throw usageError(`invalid value ${JSON.stringify(format)} for ${outFmtV!.source}: expected json, csv or geth`);
+  }
   const rlV = get('ratelimit');
   const rateLimits = rlV !== undefined ? parseRateLimits(String(rlV.value), rlV.source) : undefined;
   const thV = get('threads');
@@ -364,6 +378,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     statusIntervalMs,
     timeoutMs,
     maxNodes,
+    parallel,
+    format,
     threads,
     rateLimits,
     out: str('out'),

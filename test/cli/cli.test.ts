@@ -6,7 +6,7 @@ import { strict as assert } from 'node:assert';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { generatePrivateKey } from '../../src/crypto';
+import { generatePrivateKey, keccak256 } from '../../src/crypto';
 import { signRecord } from '../../src/enr/record';
 import { encodeEnrText } from '../../src/cli/enr-text';
 import { killAll, runCli, CliResult, httpGet, sample, startBootnode, stop, tempDir } from './helpers';
@@ -149,11 +149,14 @@ describe('discv4 CLI (child processes)', function () {
     const silent = dgram.createSocket('udp4');
     await new Promise<void>((r) => silent.bind(0, '127.0.0.1', r));
     const moved = b.enode.replace(/discport=\d+/, `discport=${silent.address().port}`);
-    const [lookup, resolve, resolveMoved, crawl] = await Promise.all([
+    const gethOut = path.join(cwd, 'nodes.json');
+    const [lookup, resolve, resolveMoved, crawl, crawlGeth, crawlCsv] = await Promise.all([
       runCli(['lookup', b.id, '--bootnodes', a.enode, '--addr', '127.0.0.1:0', '--timeout', '10s'], { cwd }),
       runCli(['resolve', b.enode, '--addr', '127.0.0.1:0'], { cwd }),
       runCli(['resolve', moved, '--bootnodes', a.enode, '--addr', '127.0.0.1:0', '--timeout', '10s'], { cwd }),
       runCli(['crawl', '--bootnodes', a.enr, '--addr', '127.0.0.1:0', '--timeout', '10s', '--out', out], { cwd }),
+      runCli(['crawl', '--bootnodes', a.enr, '--addr', '127.0.0.1:0', '--timeout', '10s', '--parallel', '4', '--format', 'geth', '--out', gethOut], { cwd }),
+      runCli(['crawl', '--bootnodes', a.enr, '--addr', '127.0.0.1:0', '--timeout', '10s', '--format', 'csv'], { cwd }),
     ]).finally(() => silent.close());
     assert.equal(resolveMoved.code, 0, resolveMoved.stderr);
     assert.equal(resolveMoved.stdout.split('\n')[0], b.enr, 'found at its real endpoint by a lookup');
@@ -172,6 +175,18 @@ describe('discv4 CLI (child processes)', function () {
       assert.equal(e.seq, 1);
       assert.ok(!Number.isNaN(Date.parse(e.lastSeen)));
     }
+    // geth's nodes.json (devp2p dns sign reads it): records keyed by keccak256(id).
+    assert.equal(crawlGeth.code, 0, crawlGeth.stderr);
+    const set = JSON.parse(fs.readFileSync(gethOut, 'utf8')) as Record<string, { seq: number; record: string; lastResponse: string }>;
+    for (const n of [a, b]) {
+      const key = keccak256(Buffer.from(n.id, 'hex')).toString('hex');
+      assert.equal(set[key]?.record, n.enr, `nodes.json has ${n.id.slice(0, 8)} under its hash`);
+      assert.equal(set[key].seq, 1);
+    }
+    assert.equal(crawlCsv.code, 0, crawlCsv.stderr);
+    const rows = crawlCsv.stdout.trimEnd().split('\n');
+    assert.equal(rows[0], 'id,enode,enr,seq,lastSeen');
+    assert.ok(rows.some((r) => r.startsWith(`${b.id},${b.enode},${b.enr},1,`)));
   });
 
   it('fails with one line and exit 2 on usage errors: unknown or malformed flags, bad enode/ENR arguments', async () => {
@@ -180,6 +195,7 @@ describe('discv4 CLI (child processes)', function () {
       [['--bogus'], /unknown flag --bogus/],
       [['--verbosity', '9'], /invalid value "9" for --verbosity: expected an integer from 0 to 5/],
       [['--threads', '0'], /invalid value "0" for --threads: expected an integer from 1 to 256/],
+      [['crawl', '--format', 'xml', '--bootnodes', 'enode://' + '1'.repeat(128) + '@127.0.0.1:30303'], /invalid value "xml" for --format: expected json, csv or geth/],
       [['--ratelimit', 'ping=fast'], /invalid value "fast" for --ratelimit \(ping\): expected an integer from 0 to 10000000/],
       [['--ratelimit', 'bogus=1'], /invalid value "bogus=1" for --ratelimit: expected off or key=value pairs/],
       [['--addr', 'localhost'], /invalid value "localhost" for --addr: expected <ip>:<port>/],
