@@ -77,6 +77,8 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
   { name: 'ratelimit', kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
     help: 'ingress limits in datagrams/s, e.g. global=40000,ip=200,ping=50,findnode=20,enr=20 (unnamed keep their defaults); "off" disables them' },
+  { name: 'bucket-size', kind: 'string', arg: '<n>', env: 'DISCV4_BUCKET_SIZE', commands: ['bootnode'],
+    help: 'nodes per table bucket (default 16, as geth; a bootnode can keep far more to answer from, up to 1024)' },
   { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
     help: 'threads for packet crypto (verify, sign) on all cores; 1 keeps it on the main thread (default: the number of cores)' },
   { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
@@ -208,6 +210,8 @@ export interface Options {
   parallel: number;
   /** crawl: output format. */
   format: 'json' | 'csv' | 'geth';
+  /** Table bucket size (undefined: 16). */
+  bucketSize?: number;
   /** Crypto threads of the bootnode's socket (undefined: one per core). */
   threads?: number;
   /** Ingress rate limits (undefined: the defaults; false: off). */
@@ -342,6 +346,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
   if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
 
+  const bsV = get('bucket-size');
+  const bucketSize = bsV !== undefined ? parseIntIn(String(bsV.value), bsV.source, 1, 1024) : undefined;
   const parV = get('parallel');
   const parallel = parV !== undefined ? parseIntIn(String(parV.value), parV.source, 1, 64) : 1;
   const outFmtV = get('format');
@@ -378,6 +384,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     statusIntervalMs,
     timeoutMs,
     maxNodes,
+    bucketSize,
     parallel,
     format,
     threads,

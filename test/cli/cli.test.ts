@@ -195,6 +195,7 @@ describe('discv4 CLI (child processes)', function () {
       [['--bogus'], /unknown flag --bogus/],
       [['--verbosity', '9'], /invalid value "9" for --verbosity: expected an integer from 0 to 5/],
       [['--threads', '0'], /invalid value "0" for --threads: expected an integer from 1 to 256/],
+      [['--bucket-size', '5000'], /invalid value "5000" for --bucket-size: expected an integer from 1 to 1024/],
       [['crawl', '--format', 'xml', '--bootnodes', 'enode://' + '1'.repeat(128) + '@127.0.0.1:30303'], /invalid value "xml" for --format: expected json, csv or geth/],
       [['--ratelimit', 'ping=fast'], /invalid value "fast" for --ratelimit \(ping\): expected an integer from 0 to 10000000/],
       [['--ratelimit', 'bogus=1'], /invalid value "bogus=1" for --ratelimit: expected off or key=value pairs/],

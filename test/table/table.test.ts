@@ -88,6 +88,14 @@ describe('Table', () => {
     assert.deepEqual(b.entries.map((n) => n.id.toString('hex')), ids.slice(0, 16).map((i) => i.toString('hex')));
   });
 
+  it('holds more nodes per bucket when configured larger (a bootnode-sized table)', () => {
+    const { table } = makeTable({ bucketSize: 40, exemptLANFromIPLimits: true });
+    const ids = idsInBucket(table, 16, 45);
+    ids.forEach((id, i) => table.addVerified(info(id, Buffer.from([10, 0, i >> 8, i & 255]))));
+    assert.equal(table.buckets[16].entries.length, 40);
+    assert.equal(table.buckets[16].replacements.length, 5);
+  });
+
   it('never adds itself', () => {
     const { table, selfId } = makeTable();
     assert.equal(table.addVerified(info(selfId)), false);
