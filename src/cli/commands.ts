@@ -5,10 +5,12 @@
  * in-memory node DB, do their job within --timeout, and close.
  */
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { generatePrivateKey, keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { parseRecord, signRecord } from '../enr/record';
-import { TimeoutError } from '../errors';
+import { InvalidArgumentError, TimeoutError } from '../errors';
 import { LookupNode } from '../lookup/lookup';
 import { Discovery } from '../node/discovery';
 import { formatEnode } from '../node/enode';
@@ -18,6 +20,8 @@ import { ipToBytes, ipToString } from '../wire/ip';
 import type { Io } from './bootnode';
 import { describeRecord, encodeEnrText, enodeOf, formatRows, NodeArg, parseNodeArg } from './enr-text';
 import { CliError, usageError } from './errors';
+import { BanList } from '../node/bans';
+import { NodeDB } from '../db';
 import { Options } from './flags';
 import { parseKeyHex, readKeyFile, writeKeyFile } from './keyfile';
 
@@ -401,4 +405,50 @@ export function formatCrawl(list: readonly CrawlEntry[], format: 'json' | 'csv' 
     return `${JSON.stringify(set, null, 2)}\n`;
   }
   return `${JSON.stringify(list, null, 2)}\n`;
+}
+
+// ---------------------------------------------------------------- bans
+
+/**
+ * bans / ban / unban: edit the ban list in <datadir>/nodes. LMDB takes
+ * several processes at once, so this works while the bootnode runs; it
+ * re-reads the list every 5 s.
+ */
+export async function cmdBans(o: Options, io: Io): Promise<number> {
+  const dir = join(o.datadir, 'nodes');
+  if (!existsSync(dir)) throw new CliError(`no node DB at ${dir} (start the bootnode with --datadir ${o.datadir} first, or pass the right --datadir)`);
+  const db = await NodeDB.open(dir);
+  try {
+    const bans = new BanList(db);
+    if (o.command === 'ban') {
+      let b;
+      try {
+        b = await bans.ban(o.args[0], o.banForMs, o.banReason);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) throw usageError(`ban: ${err.message}`);
+        throw err;
+      }
+      io.out(`banned ${b.kind} ${b.target} ${Number.isFinite(b.untilMs) ? `until ${new Date(b.untilMs).toISOString()}` : 'until lifted'}\n`);
+    } else if (o.command === 'unban') {
+      let lifted: boolean;
+      try {
+        lifted = await bans.unban(o.args[0]);
+      } catch (err) {
+        if (err instanceof InvalidArgumentError) throw usageError(`unban: ${err.message}`);
+        throw err;
+      }
+      if (!lifted) throw new CliError(`unban: ${o.args[0]} is not banned`);
+      io.out(`lifted the ban on ${o.args[0]}\n`);
+    } else {
+      const list = bans.list();
+      if (list.length === 0) io.out('no bans\n');
+      for (const b of list) {
+        const until = Number.isFinite(b.untilMs) ? new Date(b.untilMs).toISOString() : 'until lifted';
+        io.out(`${b.kind.padEnd(2)} ${b.target} ${until}${b.reason ? ` (${b.reason})` : ''}\n`);
+      }
+    }
+  } finally {
+    await db.close();
+  }
+  return 0;
 }

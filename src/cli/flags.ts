@@ -28,6 +28,9 @@ export const COMMANDS = {
   resolve: { usage: 'resolve <enode|enr>', args: [1, 1], summary: "find a node's current record: ask it, else look its id up via --bootnodes" },
   lookup: { usage: 'lookup [target]', args: [0, 1], summary: 'find the nodes closest to a 128-hex-char id (default: random) via --bootnodes' },
   crawl: { usage: 'crawl', args: [0, 0], summary: 'walk the network from --bootnodes; write the nodes found as JSON' },
+  bans: { usage: 'bans', args: [0, 0], summary: "list the bootnode's bans (IPs and node ids, with expiry) from --datadir" },
+  ban: { usage: 'ban <ip|node-id>', args: [1, 1], summary: 'ban an IP or node id (--for, --reason); a running bootnode picks it up within 5 s' },
+  unban: { usage: 'unban <ip|node-id>', args: [1, 1], summary: 'lift a ban; a running bootnode picks it up within 5 s' },
   help: { usage: 'help [command]', args: [0, 1], summary: 'show help for a command' },
 } as const;
 
@@ -65,7 +68,7 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'talk only to these networks, e.g. 10.0.0.0/8,192.168.0.0/16' },
   { name: 'bootnodes', kind: 'string', arg: '<nodes>', env: 'DISCV4_BOOTNODES', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
     help: 'comma-separated enode URLs or ENRs to join through (default: none, a bootnode is a root)' },
-  { name: 'datadir', kind: 'string', arg: '<dir>', env: 'DISCV4_DATADIR', commands: ['bootnode'],
+  { name: 'datadir', kind: 'string', arg: '<dir>', env: 'DISCV4_DATADIR', commands: ['bootnode', 'bans', 'ban', 'unban'],
     help: 'directory for the node key and the node DB (default ./discv4-data)' },
   { name: 'verbosity', kind: 'string', arg: '<0-5>', env: 'DISCV4_VERBOSITY', commands: ALL,
     help: 'log level: 0 silent, 1 error, 2 warn, 3 info (default), 4 debug, 5 trace (also prints stack traces)' },
@@ -85,6 +88,8 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'give up after this long (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
   { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
   { name: 'out', kind: 'string', arg: '<file>', commands: ['crawl'], help: 'write the crawl result to <file> instead of stdout' },
+  { name: 'for', kind: 'string', arg: '<duration>', commands: ['ban'], help: 'how long the ban lasts, e.g. 30m, 24h (default: until lifted)' },
+  { name: 'reason', kind: 'string', arg: '<text>', commands: ['ban'], help: 'why (shown by `bans`)' },
   { name: 'parallel', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'random lookups run at once (default 1; ENR requests scale with it)' },
   { name: 'format', kind: 'string', arg: '<json|csv|geth>', commands: ['crawl'],
     help: 'crawl output: json (default), csv, or geth (nodes.json for `devp2p dns sign`: records keyed by node hash)' },
@@ -206,6 +211,9 @@ export interface Options {
   statusIntervalMs: number;
   timeoutMs: number;
   maxNodes: number;
+  /** ban: duration in ms (Infinity: until lifted) and reason. */
+  banForMs: number;
+  banReason: string;
   /** crawl: concurrent lookups. */
   parallel: number;
   /** crawl: output format. */
@@ -348,6 +356,11 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
 
   const bsV = get('bucket-size');
   const bucketSize = bsV !== undefined ? parseIntIn(String(bsV.value), bsV.source, 1, 1024) : undefined;
+  const forV = get('for');
+  const banForMs = forV !== undefined ? parseDuration(String(forV.value), forV.source) : Infinity;
+  if (!(banForMs > 0)) throw usageError(`invalid value ${JSON.stringify(forV!.value)} for ${forV!.source}: must be more than 0`);
+  const reasonV = get('reason');
+  const banReason = reasonV !== undefined ? String(reasonV.value) : '';
   const parV = get('parallel');
   const parallel = parV !== undefined ? parseIntIn(String(parV.value), parV.source, 1, 64) : 1;
   const outFmtV = get('format');
@@ -384,6 +397,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     statusIntervalMs,
     timeoutMs,
     maxNodes,
+    banForMs,
+    banReason,
     bucketSize,
     parallel,
     format,

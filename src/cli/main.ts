@@ -11,7 +11,7 @@
  */
 import { DiscError } from '../errors';
 import { runBootnode, Io } from './bootnode';
-import { cmdCrawl, cmdGenkey, cmdKeyinfo, cmdLookup, cmdPing, cmdRequestEnr, cmdResolve } from './commands';
+import { cmdBans, cmdCrawl, cmdGenkey, cmdKeyinfo, cmdLookup, cmdPing, cmdRequestEnr, cmdResolve } from './commands';
 import { CliError, EXIT_FAILURE, EXIT_USAGE, oneLine } from './errors';
 import { COMMANDS, CommandName, helpText, parseArgs, resolveOptions } from './flags';
 import { packageVersion } from './version';
@@ -70,6 +70,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
       return cmdLookup(o, io);
     case 'crawl':
       return cmdCrawl(o, io);
+    case 'bans':
+    case 'ban':
+    case 'unban':
+      return cmdBans(o, io);
   }
 }
 

@@ -42,6 +42,12 @@ import { EnodeInfo, formatEnode, parseEnode } from './enode';
 import { NatManager, NatSpec, OpenNatOptions, openNat, parseNat } from '../nat';
 import type { PortMapper } from '../nat/types';
 import { IPTracker, IPTrackerConfig } from './iptracker';
+import { Ban, BanList } from './bans';
+
+/** How long an IP that keeps exceeding the rate limits stays banned. */
+export const DEFAULT_AUTO_BAN_MS = 60 * 60 * 1000;
+/** How often the ban list is re-read from the DB (the CLI edits it there). */
+const BAN_RELOAD_MS = 5_000;
 
 /** geth RefreshInterval. */
 export const DEFAULT_REFRESH_INTERVAL_MS = 30 * 60 * 1000;
@@ -101,6 +107,11 @@ export interface DiscoveryOptions {
    * shouldFindNeighbours does.
    */
   inboundNodes?: 'afterRefresh' | 'always' | 'never';
+  /**
+   * How long an IP that keeps exceeding the rate limits is banned
+   * (persisted in the DB's ban list). Default 1 h; 0 turns auto-bans off.
+   */
+  autoBanMs?: number;
   transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock'>>;
   clock?: Clock;
   /** Inject a ready transport (tests, simulation) instead of binding one. */
@@ -147,6 +158,9 @@ export class Discovery extends EventEmitter {
   private closed = false;
   /** Keeps the port mapping alive while we run; undefined without a gateway. */
   nat?: NatManager;
+  /** The persistent ban list (IPs and node ids), shared with the `discv4 ban` commands through the DB. */
+  bans!: BanList;
+  private banReload?: TimerHandle;
 
   private constructor(p: {
     transport: Transport;
@@ -223,7 +237,6 @@ export class Discovery extends EventEmitter {
       // The table exists before the transport so findnode can be answered
       // from the first datagram; its network calls go through `net`.
       let transport: Transport | undefined;
-      let self: Discovery | undefined;
       const net = {
         // 'nodeAlive' is emitted before the table acts on the pong, so
         // listeners see a node as alive before it is added.
@@ -239,8 +252,13 @@ export class Discovery extends EventEmitter {
         if (opts.netrestrict !== undefined && !opts.netrestrict.contains(n.ip)) return;
         db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0));
       };
+      const bans = new BanList(db);
+      const userAdmit = opts.table?.admitNode;
+      let self: Discovery | undefined;
+      const autoBanMs = opts.autoBanMs ?? DEFAULT_AUTO_BAN_MS;
       const table = new Table({
         ...opts.table,
+        admitNode: (id, ip) => !bans.isBannedId(id) && !bans.isBannedIp(ip) && (userAdmit === undefined || userAdmit(id, ip)),
         selfId,
         net,
         clock,
@@ -258,6 +276,14 @@ export class Discovery extends EventEmitter {
         clock,
         netrestrict: opts.netrestrict,
         closest: (targetHash, count) => table.closest(targetHash, count, true),
+        isBannedIp: (ip) => bans.isBannedIp(ip),
+        isBannedId: (id) => bans.isBannedId(id),
+        onAbusiveIp:
+          autoBanMs > 0
+            ? (ip) => {
+                void self?.ban(ipToString(ip) ?? '', autoBanMs, 'kept exceeding the rate limits').catch(() => undefined);
+              }
+            : undefined,
       };
       const bindPort = opts.port ?? 30303;
       if (opts.transportFactory !== undefined) transport = await opts.transportFactory(cfg);
@@ -300,6 +326,13 @@ export class Discovery extends EventEmitter {
         tcpPort,
       });
       self = d;
+      d.bans = bans;
+      d.banReload = clock.setTimer(function reload() {
+        bans.reload();
+        d.banReload = d.closed ? undefined : clock.setTimer(reload, BAN_RELOAD_MS);
+        d.banReload?.unref?.();
+      }, BAN_RELOAD_MS);
+      d.banReload.unref?.();
       d.inboundNodes = opts.inboundNodes ?? 'afterRefresh';
       local.onChange((record, seq) => {
         transport!.setLocalRecord(record, seq);
@@ -495,9 +528,28 @@ export class Discovery extends EventEmitter {
     return this.table.closest(keccak256(target), k);
   }
 
+  /**
+   * Bans an IP or node id (persisted; see BanList) and drops the table
+   * entries it covers. 'banned' event: (Ban).
+   */
+  async ban(target: string, durationMs: number, reason = ''): Promise<Ban> {
+    const b = await this.bans.ban(target, durationMs, reason);
+    for (const n of this.table.nodes()) {
+      if ((b.kind === 'id' && n.id.toString('hex') === b.target) || (b.kind === 'ip' && ipToString(n.ip) === b.target)) this.table.remove(n.id);
+    }
+    this.emit('banned', b);
+    return b;
+  }
+
+  /** Lifts a ban; resolves true if there was one. */
+  unban(target: string): Promise<boolean> {
+    return this.bans.unban(target);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    if (this.banReload !== undefined) this.clock.clearTimer(this.banReload);
     if (this.refreshTimer !== undefined) this.clock.clearTimer(this.refreshTimer);
     this.table.close();
     await this.transport.close();

@@ -34,6 +34,12 @@ export interface RateLimits {
   enrRequestPerSec?: number;
   /** Source IPs tracked at once (oldest dropped beyond). Default 100,000. */
   maxTrackedIps?: number;
+  /**
+   * Refusals within 10 s after which an IP counts as abusive (the transport
+   * reports it once per window, e.g. to ban it). Default 5,000: 500 datagrams/s
+   * over its limits for 10 s. 0: never.
+   */
+  abuseThreshold?: number;
 }
 
 /**
@@ -48,7 +54,11 @@ export const DEFAULT_RATE_LIMITS: Required<RateLimits> = {
   findnodePerSec: 20,
   enrRequestPerSec: 20,
   maxTrackedIps: 100_000,
+  abuseThreshold: 5_000,
 };
+
+/** The window of the abuse count. */
+const ABUSE_WINDOW_MS = 10_000;
 
 /** Why the limiter refused a datagram (counted as drops by these names). */
 export const enum Refusal {
@@ -65,7 +75,11 @@ class IpBuckets {
   findnode: number;
   enr: number;
   lastMs: number;
+  /** Refusals since refusedSinceMs (the abuse window). */
+  refused = 0;
+  refusedSinceMs: number;
   constructor(l: Required<RateLimits>, nowMs: number) {
+    this.refusedSinceMs = nowMs;
     this.all = l.ipPerSec * 2;
     this.ping = l.pingPerSec * 2;
     this.findnode = l.findnodePerSec * 2;
@@ -120,6 +134,22 @@ export class IngressLimiter {
   /** IPs with state right now (bounded by maxTrackedIps). */
   get trackedIps(): number {
     return this.ips.size;
+  }
+
+  /**
+   * Counts a refusal of `ip` (call after admit() refused it for its own
+   * limits); true exactly when the IP crosses abuseThreshold refusals in
+   * the current 10 s window, so a caller acts once per window.
+   */
+  abusive(ip: Uint8Array, nowMs: number): boolean {
+    if (this.l.abuseThreshold <= 0) return false;
+    const b = this.ips.get(ipMapKey(ip));
+    if (b === undefined) return false;
+    if (nowMs - b.refusedSinceMs > ABUSE_WINDOW_MS) {
+      b.refusedSinceMs = nowMs;
+      b.refused = 0;
+    }
+    return ++b.refused === this.l.abuseThreshold;
   }
 
   /**

@@ -126,6 +126,12 @@ export interface TransportConfig {
    * (anti-amplification; default 512: one pong and one ping-back). Infinity turns it off.
    */
   amplificationAllowance?: number;
+  /** Source IPs to drop before any crypto (a ban list). */
+  isBannedIp?: (ip: Uint8Array) => boolean;
+  /** Node ids whose packets are dropped once verified (a ban list). */
+  isBannedId?: (id: Uint8Array) => boolean;
+  /** Called (at most once per window) for an IP that keeps exceeding the rate limits: e.g. ban it. */
+  onAbusiveIp?: (ip: Uint8Array) => void;
 }
 
 /** Drop reasons counted by the transport (beside the decode codes). */
@@ -140,7 +146,8 @@ export type DropReason =
   | 'rate_global'
   | 'rate_ip'
   | 'rate_type'
-  | 'amplification';
+  | 'amplification'
+  | 'banned';
 
 export interface TransportStats {
   packetsIn: Record<string, number>;
@@ -255,7 +262,11 @@ export class Transport extends EventEmitter {
     rate_ip: 0,
     rate_type: 0,
     amplification: 0,
+    banned: 0,
   };
+  private readonly isBannedIp?: (ip: Uint8Array) => boolean;
+  private readonly isBannedId?: (id: Uint8Array) => boolean;
+  private readonly onAbusiveIp?: (ip: Uint8Array) => void;
   private readonly limiter?: IngressLimiter;
   private readonly ledger?: AmplificationLedger;
 
@@ -293,6 +304,9 @@ export class Transport extends EventEmitter {
     };
     this.localRecordRlp = local.record;
     this.setLocalSeq(local.seq);
+    this.isBannedIp = cfg.isBannedIp;
+    this.isBannedId = cfg.isBannedId;
+    this.onAbusiveIp = cfg.onAbusiveIp;
     if (cfg.rateLimits !== false) this.limiter = new IngressLimiter(cfg.rateLimits ?? {}, this.clock.now());
     const allowance = cfg.amplificationAllowance ?? 512;
     if (allowance !== Infinity) this.ledger = new AmplificationLedger(allowance);
@@ -349,6 +363,10 @@ export class Transport extends EventEmitter {
       this.drops.self++;
       return;
     }
+    if (this.isBannedId !== undefined && this.isBannedId(view.nodeId)) {
+      this.drops.banned++;
+      return;
+    }
     // Credit for replies to this IP while it has no bond (amplification ledger).
     this.ledger?.received(from.ip, len);
     try {
@@ -385,14 +403,21 @@ export class Transport extends EventEmitter {
       this.drops.netrestrict++;
       return false;
     }
+    if (this.isBannedIp !== undefined && this.isBannedIp(from.ip)) {
+      this.drops.banned++;
+      return false;
+    }
     const limiter = this.limiter;
     if (limiter === undefined) return true;
     // The type byte, unverified: a forged one fails the hash check later.
     const r = limiter.admit(from.ip, len > HEAD_SIZE ? buf[off + HEAD_SIZE] : 0, this.clock.now());
     if (r === Refusal.None) return true;
     if (r === Refusal.Global) this.drops.rate_global++;
-    else if (r === Refusal.Ip) this.drops.rate_ip++;
-    else this.drops.rate_type++;
+    else {
+      if (r === Refusal.Ip) this.drops.rate_ip++;
+      else this.drops.rate_type++;
+      if (this.onAbusiveIp !== undefined && limiter.abusive(from.ip, this.clock.now())) this.onAbusiveIp(Buffer.from(from.ip));
+    }
     return false;
   }
 
