@@ -145,6 +145,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
       bootnodes: o.bootnodes,
       netrestrict: o.netrestrict,
       threads: o.threads,
+      fork: o.fork,
       table: o.bucketSize === undefined ? undefined : { bucketSize: o.bucketSize },
       transport: o.rateLimits === undefined ? undefined : { rateLimits: o.rateLimits },
       // Discovery finds the gateway, maps the port, puts the external IP in

@@ -14,6 +14,7 @@ import { resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { DiscError } from '../errors';
 import type { RateLimits } from '../transport/limits';
+import { ForkId, NETWORKS, NetworkName, parseForkIdArg } from '../node/forkid';
 import { Netlist } from '../transport/netutil';
 import { checkBootnode, NodeArg } from './enr-text';
 import { CliError, usageError } from './errors';
@@ -80,6 +81,12 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
   { name: 'ratelimit', kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
     help: 'ingress limits in datagrams/s, e.g. global=40000,ip=200,ping=50,findnode=20,enr=20 (unnamed keep their defaults); "off" disables them' },
+  { name: 'network', kind: 'string', arg: '<name>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
+    help: 'serve this network: mainnet, sepolia, holesky or hoodi (its fork id goes into our record; see --fork-filter)' },
+  { name: 'fork-id', kind: 'string', arg: '<hash:next>', env: 'DISCV4_FORK_ID', commands: ['bootnode'],
+    help: 'a fixed fork id instead of --network\'s schedule, e.g. 0x07c9462e:0 (only exact matches count as ours)' },
+  { name: 'fork-filter', kind: 'string', arg: '<mode>', env: 'DISCV4_FORK_FILTER', commands: ['bootnode'],
+    help: 'with --network/--fork-id: strict (neighbors answers hold only our network), prefer (ours first; default), off' },
   { name: 'bucket-size', kind: 'string', arg: '<n>', env: 'DISCV4_BUCKET_SIZE', commands: ['bootnode'],
     help: 'nodes per table bucket (default 16, as geth; a bootnode can keep far more to answer from, up to 1024)' },
   { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
@@ -218,6 +225,8 @@ export interface Options {
   parallel: number;
   /** crawl: output format. */
   format: 'json' | 'csv' | 'geth';
+  /** Fork-aware serving (undefined: off). */
+  fork?: { network?: NetworkName; id?: ForkId; filter: 'strict' | 'prefer' | 'off' };
   /** Table bucket size (undefined: 16). */
   bucketSize?: number;
   /** Crypto threads of the bootnode's socket (undefined: one per core). */
@@ -354,6 +363,31 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
   if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
 
+  const netV = get('network');
+  const fidV = get('fork-id');
+  const ffV = get('fork-filter');
+  let fork: Options['fork'];
+  if (netV !== undefined || fidV !== undefined) {
+    const network = netV !== undefined ? String(netV.value) : undefined;
+    if (network !== undefined && !(network in NETWORKS)) {
+      throw usageError(`invalid value ${JSON.stringify(network)} for ${netV!.source}: expected ${Object.keys(NETWORKS).join(', ')}`);
+    }
+    let id: ForkId | undefined;
+    if (fidV !== undefined) {
+      try {
+        id = parseForkIdArg(String(fidV.value));
+      } catch (err) {
+        throw usageError(`${(err as Error).message} (${fidV.source})`);
+      }
+    }
+    const filter = ffV !== undefined ? String(ffV.value) : 'prefer';
+    if (filter !== 'strict' && filter !== 'prefer' && filter !== 'off') {
+      throw usageError(`invalid value ${JSON.stringify(filter)} for ${ffV!.source}: expected strict, prefer or off`);
+    }
+    fork = { network: network as NetworkName | undefined, id, filter };
+  } else if (ffV !== undefined) {
+    throw usageError(`${ffV.source} needs --network or --fork-id`);
+  }
   const bsV = get('bucket-size');
   const bucketSize = bsV !== undefined ? parseIntIn(String(bsV.value), bsV.source, 1, 1024) : undefined;
   const forV = get('for');
@@ -397,6 +431,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     statusIntervalMs,
     timeoutMs,
     maxNodes,
+    fork,
     banForMs,
     banReason,
     bucketSize,

@@ -43,9 +43,64 @@ import { NatManager, NatSpec, OpenNatOptions, openNat, parseNat } from '../nat';
 import type { PortMapper } from '../nat/types';
 import { IPTracker, IPTrackerConfig } from './iptracker';
 import { Ban, BanList } from './bans';
+import { decodeEthEntry, ethEntry, ForkId, forkId, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
+import { decodeRecord } from '../enr/record';
 
 /** How long an IP that keeps exceeding the rate limits stays banned. */
 export const DEFAULT_AUTO_BAN_MS = 60 * 60 * 1000;
+/** How often our fork id is recomputed (a timestamp fork may have passed). */
+const FORK_RECHECK_MS = 60 * 60 * 1000;
+/** Record requests in flight for the fork filter. */
+const MAX_RECORD_FETCHES = 16;
+
+/**
+ * The fork filter: which table nodes a neighbors answer may hold. A node's
+ * network comes from the `eth` entry of its record (fetched once it bonds);
+ * nodes whose record we do not have yet, or that have no `eth` entry, count
+ * as "unknown": left out by 'strict'; 'prefer' lists ours, then unknown, then others.
+ */
+export class ForkPolicy {
+  readonly filter: 'strict' | 'prefer' | 'off';
+  private readonly cache = new WeakMap<TableNode, { record: Buffer; ok: boolean | undefined }>();
+
+  constructor(private readonly cfg: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' }) {
+    this.filter = cfg.filter ?? 'prefer';
+  }
+
+  /** Our fork id now. */
+  ours(): ForkId {
+    return this.cfg.id ?? forkId(NETWORKS[this.cfg.network!], headAt(Date.now()));
+  }
+
+  /** true: our network; false: another; undefined: unknown (no record or no `eth` entry). */
+  matches(n: TableNode): boolean | undefined {
+    const rec = n.record;
+    if (rec === undefined) return undefined;
+    const hit = this.cache.get(n);
+    if (hit !== undefined && hit.record === rec) return hit.ok;
+    let ok: boolean | undefined;
+    const parsed = decodeRecord(rec);
+    const raw = parsed?.pairs.get('eth');
+    const id = raw === undefined ? undefined : decodeEthEntry(raw);
+    if (id !== undefined) {
+      if (this.cfg.network !== undefined && this.cfg.id === undefined) ok = isCompatible(NETWORKS[this.cfg.network], headAt(Date.now()), id);
+      else ok = id.hash.equals(this.ours().hash);
+    }
+    this.cache.set(n, { record: rec, ok });
+    return ok;
+  }
+
+  /** The nodes a findnode answer may use, closest first. */
+  closest(table: Table, targetHash: Buffer, count: number): TableNode[] {
+    if (this.filter === 'off') return table.closest(targetHash, count, true);
+    const all = table.closest(targetHash, table.size, true);
+    const ours = all.filter((n) => this.matches(n) === true);
+    if (this.filter === 'strict') return ours.slice(0, count);
+    // 'prefer': ours, then nodes of unknown network, then the others.
+    return [...ours, ...all.filter((n) => this.matches(n) === undefined), ...all.filter((n) => this.matches(n) === false)].slice(0, count);
+  }
+}
+
 /** How often the ban list is re-read from the DB (the CLI edits it there). */
 const BAN_RELOAD_MS = 5_000;
 
@@ -112,6 +167,13 @@ export interface DiscoveryOptions {
    * (persisted in the DB's ban list). Default 1 h; 0 turns auto-bans off.
    */
   autoBanMs?: number;
+  /**
+   * Serve the right network (EIP-2124): our record carries `eth` with the
+   * fork id of `network` (or the fixed `id`), nodes' records are fetched
+   * after they bond, and neighbors answers hold only nodes of our network
+   * ('strict'), ours first ('prefer', the default), or anyone ('off').
+   */
+  fork?: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' };
   transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock'>>;
   clock?: Clock;
   /** Inject a ready transport (tests, simulation) instead of binding one. */
@@ -160,6 +222,10 @@ export class Discovery extends EventEmitter {
   nat?: NatManager;
   /** The persistent ban list (IPs and node ids), shared with the `discv4 ban` commands through the DB. */
   bans!: BanList;
+  /** Fork-aware serving (undefined: off). */
+  forks?: ForkPolicy;
+  private forkTimer?: TimerHandle;
+  private recordFetches = 0;
   private banReload?: TimerHandle;
 
   private constructor(p: {
@@ -270,12 +336,13 @@ export class Discovery extends EventEmitter {
         onRevalidated: store,
         onRemoved: (n) => self?.emit('nodeRemoved', n),
       });
+      const forks = opts.fork !== undefined && (opts.fork.network !== undefined || opts.fork.id !== undefined) ? new ForkPolicy(opts.fork) : undefined;
       const cfg: Omit<TransportConfig, 'socket'> = {
         ...opts.transport,
         privateKey: priv,
         clock,
         netrestrict: opts.netrestrict,
-        closest: (targetHash, count) => table.closest(targetHash, count, true),
+        closest: (targetHash, count) => (forks === undefined ? table.closest(targetHash, count, true) : forks.closest(table, targetHash, count)),
         isBannedIp: (ip) => bans.isBannedIp(ip),
         isBannedId: (id) => bans.isBannedId(id),
         onAbusiveIp:
@@ -309,6 +376,7 @@ export class Discovery extends EventEmitter {
         endpoint.udp6 = sock.port;
         if (tcpPort !== 0) endpoint.tcp6 = tcpPort;
       }
+      if (forks !== undefined) endpoint.eth = ethEntry(forks.ours());
       const local = await LocalRecord.create(priv, { ...opts.recordPairs, ...endpoint }, { store: db });
       transport.setLocalRecord(local.record, local.seq);
       const d = new Discovery({
@@ -327,6 +395,18 @@ export class Discovery extends EventEmitter {
       });
       self = d;
       d.bans = bans;
+      d.forks = forks;
+      if (forks !== undefined) {
+        // Their records tell us their network: fetch them once they bond.
+        d.on('nodeAdded', (n: TableNode) => d.fetchRecord(n));
+        // Our own id moves on when a timestamp fork passes: keep the record current.
+        d.forkTimer = clock.setTimer(function tick() {
+          void local.update({ eth: ethEntry(forks.ours()) }).catch(() => undefined);
+          d.forkTimer = d.closed ? undefined : clock.setTimer(tick, FORK_RECHECK_MS);
+          d.forkTimer?.unref?.();
+        }, FORK_RECHECK_MS);
+        d.forkTimer.unref?.();
+      }
       d.banReload = clock.setTimer(function reload() {
         bans.reload();
         d.banReload = d.closed ? undefined : clock.setTimer(reload, BAN_RELOAD_MS);
@@ -546,10 +626,26 @@ export class Discovery extends EventEmitter {
     return this.bans.unban(target);
   }
 
+  /** Asks a table node for its record (bounded concurrency), so the fork filter knows its network. */
+  private fetchRecord(n: TableNode): void {
+    if (n.record !== undefined || this.recordFetches >= MAX_RECORD_FETCHES || this.closed) return;
+    this.recordFetches++;
+    this.transport
+      .requestENR(n)
+      .then(
+        (rec) => {
+          if (n.record === undefined) n.record = rec;
+        },
+        () => undefined,
+      )
+      .finally(() => this.recordFetches--);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.banReload !== undefined) this.clock.clearTimer(this.banReload);
+    if (this.forkTimer !== undefined) this.clock.clearTimer(this.forkTimer);
     if (this.refreshTimer !== undefined) this.clock.clearTimer(this.refreshTimer);
     this.table.close();
     await this.transport.close();

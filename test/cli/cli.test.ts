@@ -82,7 +82,7 @@ describe('discv4 CLI (child processes)', function () {
 
   it('pings and requests the ENR of a second bootnode on loopback, and its /metrics counters move', async () => {
     const cwd = dir();
-    const b = await startBootnode(['--metrics-addr', '127.0.0.1:0', '--status-interval', '0', '--threads', '3', '--ratelimit', 'ping=1000,global=0'], cwd);
+    const b = await startBootnode(['--metrics-addr', '127.0.0.1:0', '--status-interval', '0', '--threads', '3', '--ratelimit', 'ping=1000,global=0', '--network', 'mainnet', '--fork-filter', 'strict'], cwd);
     assert.ok(b.metricsUrl !== undefined);
     assert.match(b.stdout(), /^\s*threads\s+3$/m);
     const before = await httpGet(b.metricsUrl);
@@ -195,6 +195,10 @@ describe('discv4 CLI (child processes)', function () {
       [['--bogus'], /unknown flag --bogus/],
       [['--verbosity', '9'], /invalid value "9" for --verbosity: expected an integer from 0 to 5/],
       [['--threads', '0'], /invalid value "0" for --threads: expected an integer from 1 to 256/],
+      [['--network', 'goerli'], /invalid value "goerli" for --network: expected mainnet, sepolia, holesky, hoodi/],
+      [['--fork-id', 'xyz'], /invalid fork id "xyz"/],
+      [['--fork-filter', 'strict'], /--fork-filter needs --network or --fork-id/],
+      [['--network', 'mainnet', '--fork-filter', 'loose'], /expected strict, prefer or off/],
       [['--bucket-size', '5000'], /invalid value "5000" for --bucket-size: expected an integer from 1 to 1024/],
       [['crawl', '--format', 'xml', '--bootnodes', 'enode://' + '1'.repeat(128) + '@127.0.0.1:30303'], /invalid value "xml" for --format: expected json, csv or geth/],
       [['--ratelimit', 'ping=fast'], /invalid value "fast" for --ratelimit \(ping\): expected an integer from 0 to 10000000/],
