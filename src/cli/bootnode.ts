@@ -146,6 +146,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
       netrestrict: o.netrestrict,
       threads: o.threads,
       fork: o.fork,
+      knownNodes: o.knownNodes,
       table: o.bucketSize === undefined ? undefined : { bucketSize: o.bucketSize },
       transport: o.rateLimits === undefined ? undefined : { rateLimits: o.rateLimits },
       // Discovery finds the gateway, maps the port, puts the external IP in

@@ -87,6 +87,8 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'a fixed fork id instead of --network\'s schedule, e.g. 0x07c9462e:0 (only exact matches count as ours)' },
   { name: 'fork-filter', kind: 'string', arg: '<mode>', env: 'DISCV4_FORK_FILTER', commands: ['bootnode'],
     help: 'with --network/--fork-id: strict (neighbors answers hold only our network), prefer (ours first; default), off' },
+  { name: 'known-nodes', kind: 'string', arg: '<n>', env: 'DISCV4_KNOWN_NODES', commands: ['bootnode'],
+    help: 'remember up to n nodes that proved themselves (loaded from the DB) to fill neighbors answers when the table has too few (default 100000; 0 off)' },
   { name: 'bucket-size', kind: 'string', arg: '<n>', env: 'DISCV4_BUCKET_SIZE', commands: ['bootnode'],
     help: 'nodes per table bucket (default 16, as geth; a bootnode can keep far more to answer from, up to 1024)' },
   { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
@@ -227,6 +229,8 @@ export interface Options {
   format: 'json' | 'csv' | 'geth';
   /** Fork-aware serving (undefined: off). */
   fork?: { network?: NetworkName; id?: ForkId; filter: 'strict' | 'prefer' | 'off' };
+  /** Known-good nodes kept beyond the table. */
+  knownNodes: number;
   /** Table bucket size (undefined: 16). */
   bucketSize?: number;
   /** Crypto threads of the bootnode's socket (undefined: one per core). */
@@ -388,6 +392,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   } else if (ffV !== undefined) {
     throw usageError(`${ffV.source} needs --network or --fork-id`);
   }
+  const knV = get('known-nodes');
+  const knownNodes = knV !== undefined ? parseIntIn(String(knV.value), knV.source, 0, 10_000_000) : 100_000;
   const bsV = get('bucket-size');
   const bucketSize = bsV !== undefined ? parseIntIn(String(bsV.value), bsV.source, 1, 1024) : undefined;
   const forV = get('for');
@@ -431,6 +437,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     statusIntervalMs,
     timeoutMs,
     maxNodes,
+    knownNodes,
     fork,
     banForMs,
     banReason,

@@ -45,9 +45,14 @@ import { IPTracker, IPTrackerConfig } from './iptracker';
 import { Ban, BanList } from './bans';
 import { decodeEthEntry, ethEntry, ForkId, forkId, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
 import { decodeRecord } from '../enr/record';
+import { KnownNode, KnownNodes } from './known';
+import type { NodeBytes } from '../wire/encode';
 
 /** How long an IP that keeps exceeding the rate limits stays banned. */
 export const DEFAULT_AUTO_BAN_MS = 60 * 60 * 1000;
+/** Known nodes loaded from the DB: seen within a day (the DB's own expiry). */
+const KNOWN_MAX_AGE_MS = 24 * 60 * 60 * 1000;
+
 /** How often our fork id is recomputed (a timestamp fork may have passed). */
 const FORK_RECHECK_MS = 60 * 60 * 1000;
 /** Record requests in flight for the fork filter. */
@@ -61,7 +66,7 @@ const MAX_RECORD_FETCHES = 16;
  */
 export class ForkPolicy {
   readonly filter: 'strict' | 'prefer' | 'off';
-  private readonly cache = new WeakMap<TableNode, { record: Buffer; ok: boolean | undefined }>();
+  private readonly cache = new WeakMap<object, { record: Buffer; ok: boolean | undefined }>();
 
   constructor(private readonly cfg: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' }) {
     this.filter = cfg.filter ?? 'prefer';
@@ -73,7 +78,7 @@ export class ForkPolicy {
   }
 
   /** true: our network; false: another; undefined: unknown (no record or no `eth` entry). */
-  matches(n: TableNode): boolean | undefined {
+  matches(n: { record?: Buffer }): boolean | undefined {
     const rec = n.record;
     if (rec === undefined) return undefined;
     const hit = this.cache.get(n);
@@ -88,6 +93,13 @@ export class ForkPolicy {
     }
     this.cache.set(n, { record: rec, ok });
     return ok;
+  }
+
+  /** Whether a known (non-table) node may fill an answer: ours; with 'prefer' also unknown; anything with 'off'. */
+  admitsKnown(n: { record?: Buffer }): boolean {
+    if (this.filter === 'off') return true;
+    const m = this.matches(n);
+    return m === true || (this.filter === 'prefer' && m === undefined);
   }
 
   /** The nodes a findnode answer may use, closest first. */
@@ -174,6 +186,12 @@ export interface DiscoveryOptions {
    * ('strict'), ours first ('prefer', the default), or anyone ('off').
    */
   fork?: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' };
+  /**
+   * Bootnode scale: remember up to this many nodes that proved themselves
+   * (loaded from the DB at start) and fill neighbors answers from them when
+   * the table has too few. Default 0 (off); the bootnode CLI uses 100,000.
+   */
+  knownNodes?: number;
   transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock'>>;
   clock?: Clock;
   /** Inject a ready transport (tests, simulation) instead of binding one. */
@@ -224,6 +242,8 @@ export class Discovery extends EventEmitter {
   bans!: BanList;
   /** Fork-aware serving (undefined: off). */
   forks?: ForkPolicy;
+  /** Known-good nodes beyond the table (undefined: off). */
+  known?: KnownNodes;
   private forkTimer?: TimerHandle;
   private recordFetches = 0;
   private banReload?: TimerHandle;
@@ -337,12 +357,25 @@ export class Discovery extends EventEmitter {
         onRemoved: (n) => self?.emit('nodeRemoved', n),
       });
       const forks = opts.fork !== undefined && (opts.fork.network !== undefined || opts.fork.id !== undefined) ? new ForkPolicy(opts.fork) : undefined;
+      const known = (opts.knownNodes ?? 0) > 0 ? new KnownNodes(opts.knownNodes) : undefined;
+      if (known !== undefined) {
+        // At most as many as the DB holds: seedNodes makes up to 5 seeks per node asked for.
+        for (const n of db.seedNodes(Math.min(known.max, db.size), KNOWN_MAX_AGE_MS)) if (n.findFails === 0) known.add(n, n.lastPongReceivedMs);
+      }
+      const closest = (targetHash: Buffer, count: number): readonly NodeBytes[] => {
+        const fromTable = forks === undefined ? table.closest(targetHash, count, true) : forks.closest(table, targetHash, count);
+        if (known === undefined || fromTable.length >= count) return fromTable;
+        // Too few in the table: fill from the known-good nodes (same fork rule).
+        const have = new Set(fromTable.map((n) => n.id.toString('latin1')));
+        const accept = (n: KnownNode) => !have.has(n.id.toString('latin1')) && (forks === undefined || forks.admitsKnown(n));
+        return [...fromTable, ...known.closest(targetHash, count - fromTable.length, accept)];
+      };
       const cfg: Omit<TransportConfig, 'socket'> = {
         ...opts.transport,
         privateKey: priv,
         clock,
         netrestrict: opts.netrestrict,
-        closest: (targetHash, count) => (forks === undefined ? table.closest(targetHash, count, true) : forks.closest(table, targetHash, count)),
+        closest,
         isBannedIp: (ip) => bans.isBannedIp(ip),
         isBannedId: (id) => bans.isBannedId(id),
         onAbusiveIp:
@@ -396,6 +429,13 @@ export class Discovery extends EventEmitter {
       self = d;
       d.bans = bans;
       d.forks = forks;
+      d.known = known;
+      if (known !== undefined) {
+        d.on('nodeAlive', (n: NodeRecordInfo) => known.add(n, Date.now()));
+        d.on('nodeAdded', (n: TableNode) => known.add(n, Date.now()));
+        // Dropped from the table for failing its liveness checks: not good any more.
+        d.on('nodeRemoved', (n: TableNode) => known.remove(n.id));
+      }
       if (forks !== undefined) {
         // Their records tell us their network: fetch them once they bond.
         d.on('nodeAdded', (n: TableNode) => d.fetchRecord(n));
