@@ -132,6 +132,12 @@ export interface TransportConfig {
   isBannedId?: (id: Uint8Array) => boolean;
   /** Called (at most once per window) for an IP that keeps exceeding the rate limits: e.g. ban it. */
   onAbusiveIp?: (ip: Uint8Array) => void;
+  /**
+   * Receives datagrams that are not discv4 (their outer hash does not
+   * match), e.g. for a discv5 service sharing the port. The view and
+   * `from` are valid during the call only. Without it they are dropped as bad_hash.
+   */
+  onUnhandled?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void;
 }
 
 /** Drop reasons counted by the transport (beside the decode codes). */
@@ -164,6 +170,8 @@ export interface TransportStats {
   unproven: { bytesSent: number; bytesReceived: number; refusedBytes: number; trackedIps: number };
   /** Source IPs the rate limiter tracks right now. */
   rateLimitedIps: number;
+  /** Non-discv4 datagrams handed to onUnhandled (e.g. discv5). */
+  unhandled: number;
 }
 
 /** Events of a Transport, by name. Packet events carry copies, safe to keep. */
@@ -267,6 +275,8 @@ export class Transport extends EventEmitter {
   private readonly isBannedIp?: (ip: Uint8Array) => boolean;
   private readonly isBannedId?: (id: Uint8Array) => boolean;
   private readonly onAbusiveIp?: (ip: Uint8Array) => void;
+  private unhandled?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void;
+  private unhandledPackets = 0;
   private readonly limiter?: IngressLimiter;
   private readonly ledger?: AmplificationLedger;
 
@@ -307,6 +317,7 @@ export class Transport extends EventEmitter {
     this.isBannedIp = cfg.isBannedIp;
     this.isBannedId = cfg.isBannedId;
     this.onAbusiveIp = cfg.onAbusiveIp;
+    this.unhandled = cfg.onUnhandled;
     if (cfg.rateLimits !== false) this.limiter = new IngressLimiter(cfg.rateLimits ?? {}, this.clock.now());
     const allowance = cfg.amplificationAllowance ?? 512;
     if (allowance !== Infinity) this.ledger = new AmplificationLedger(allowance);
@@ -326,6 +337,11 @@ export class Transport extends EventEmitter {
       this.socketCrypto = this.socket.enableCrypto(this.priv, prefilter) && this.socket.sealSend !== undefined;
     }
     this.socket.start(this.onDatagram);
+  }
+
+  /** Sets (or clears) the receiver of non-discv4 datagrams (see TransportConfig.onUnhandled). */
+  setUnhandledHandler(fn: ((buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void) | undefined): void {
+    this.unhandled = fn;
   }
 
   /** Replaces the record served to ENRRequest and the enr-seq sent in ping/pong. */
@@ -354,6 +370,13 @@ export class Transport extends EventEmitter {
         ? readOpenedPacket(view, buf, off, len, opened, from.nodeId, this.wallNow() / 1000)
         : readPacket(view, buf, off, len, this.wallNow() / 1000, this.crypto);
     if (st !== DecodeStatus.Ok) {
+      // Not discv4 (the outer hash does not match): maybe another protocol
+      // on the same port, e.g. discv5 (geth's unhandled-packet channel).
+      if (st === DecodeStatus.BadHash && this.unhandled !== undefined) {
+        this.unhandledPackets++;
+        this.unhandled(buf, off, len, from);
+        return;
+      }
       this.decodeDrops[st]++;
       return;
     }
@@ -982,6 +1005,7 @@ export class Transport extends EventEmitter {
         trackedIps: this.ledger?.trackedIps ?? 0,
       },
       rateLimitedIps: this.limiter?.trackedIps ?? 0,
+      unhandled: this.unhandledPackets,
     };
   }
 }
