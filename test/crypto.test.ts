@@ -465,6 +465,20 @@ describe('crypto: cross-checks on random inputs', () => {
     );
   });
 
+  it('hashes misaligned input (every offset 0..7, up to 5,000 bytes: the aligned-copy and chunked paths) as the npm keccak package', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 5000 }), fc.integer({ min: 0, max: 7 }), (data, shift) => {
+        const want = toHex(createKeccak('keccak256').update(Buffer.from(data)).digest());
+        const big = new Uint8Array(data.length + 8);
+        big.set(data, shift);
+        const out = Buffer.alloc(32);
+        nativeCrypto.keccak256Into(big, shift, data.length, out, 0);
+        assert.equal(toHex(out), want);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('seals identically on both backends and each opens the other one’s datagrams', () => {
     const validKey = key.filter((k) => secp.privateKeyVerify(k));
     fc.assert(

@@ -42,6 +42,25 @@ function fsReason(err: unknown): string {
   }
 }
 
+/** What to do about a key file that holds no valid key: it is the node's identity, so never replaced for the operator. */
+function restoreAdvice(path: string): string {
+  return `restore it from a backup (the key is the node's identity), or move it away and run \`discv4 genkey ${path}\` for a new identity`;
+}
+
+/** What to do when the file system refuses: `reason` is fsReason's. */
+function fsAdvice(reason: string, path: string): string {
+  switch (reason) {
+    case 'no such file':
+      return `; create one with \`discv4 genkey ${path}\``;
+    case 'it is a directory':
+      return `; move the directory away and put the key file there, or run \`discv4 genkey ${path}\` for a new identity`;
+    case 'permission denied':
+      return '; make it readable by the user running discv4 (chown it, then chmod 600)';
+    default:
+      return '';
+  }
+}
+
 /** Permission bits beyond the owner's, or 0 (always 0 on Windows, which has no such bits). */
 export async function openPermissions(path: string): Promise<number> {
   if (process.platform === 'win32') return 0;
@@ -61,9 +80,15 @@ export async function readKeyFile(path: string, warn: (message: string) => void)
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new KeyFileError(`cannot read key file ${path}: ${fsReason(err)}`);
+    const reason = fsReason(err);
+    throw new KeyFileError(`cannot read key file ${path}: ${reason}${fsAdvice(reason, path)}`);
   }
-  const key = parseKeyHex(text, `key file ${path}`);
+  let key: Buffer;
+  try {
+    key = parseKeyHex(text, `key file ${path}`);
+  } catch (err) {
+    throw err instanceof KeyFileError ? new KeyFileError(`${err.message}; ${restoreAdvice(path)}`) : err;
+  }
   if ((await openPermissions(path)) !== 0) warn(permissionWarning(path, (await stat(path)).mode));
   return key;
 }
@@ -112,7 +137,10 @@ export async function loadOrCreateKey(path: string, warn: (message: string) => v
   try {
     await stat(path);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyFileError(`cannot read key file ${path}: ${fsReason(err)}`);
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      const reason = fsReason(err);
+      throw new KeyFileError(`cannot read key file ${path}: ${reason}${fsAdvice(reason, path)}`);
+    }
     const key = generatePrivateKey();
     try {
       await writeKeyFile(path, key);

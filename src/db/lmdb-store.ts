@@ -13,10 +13,13 @@
  * crash (SIGSEGV, or abort() on an LMDB assertion) remains possible; in our
  * trials a single random page overwritten crashed the reader 7 times in
  * 12. {@link probeLmdbFile} reads the file in a throwaway process first
- * for callers that cannot afford that (NodeDBOptions.verifyInChild).
+ * for callers that cannot afford that (NodeDBOptions.verifyInChild). Other
+ * garbage pages read without error (a leaf reads as a few random entries;
+ * the free-page tree is only read by the first write, which then crashes):
+ * {@link checkLmdbTrees} walks both trees in JS and catches those.
  */
 import { execFile } from 'node:child_process';
-import { open as openFile } from 'node:fs/promises';
+import { open as openFile, readFile, stat } from 'node:fs/promises';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import type { KVStore, WriteOp } from './store';
 
@@ -43,8 +46,8 @@ const MAX_PAGE = 65536;
 
 /**
  * Why the file at `file` is not an LMDB file we can safely hand to the
- * binding, or undefined if its header is sound (or the file is new/empty:
- * LMDB initialises those). Throws the fs error if the file is unreadable.
+ * binding, or undefined if its header is sound (or there is no file yet:
+ * LMDB creates it). Throws the fs error if the file is unreadable.
  */
 export async function checkLmdbHeader(file: string): Promise<string | undefined> {
   let fh;
@@ -56,7 +59,9 @@ export async function checkLmdbHeader(file: string): Promise<string | undefined>
   }
   try {
     const size = (await fh.stat()).size;
-    if (size === 0) return undefined;
+    // LMDB writes both meta pages as it creates the file, so an empty one
+    // was cut off; LMDB would quietly start it afresh, our seq with it.
+    if (size === 0) return 'the file is empty (0 bytes): truncated';
     const head = Buffer.alloc(Math.min(size, 2 * MAX_PAGE));
     await fh.read(head, 0, head.length, 0);
     if (head.length < PAGE_HEADER_BYTES + META_TXNID + 8) return `file is too short for an LMDB header (${size} bytes)`;
@@ -101,6 +106,180 @@ export async function checkLmdbHeader(file: string): Promise<string | undefined>
   } finally {
     await fh.close();
   }
+}
+
+// Page layout behind the meta pages (liblmdb mdb.c as vendored by lmdb-js 3).
+const P_BRANCH = 0x01;
+const P_LEAF = 0x02;
+const P_OVERFLOW = 0x04;
+const P_LEAF2 = 0x20;
+const P_SUBP = 0x40;
+/** The page-kind bits (P_LEAF2 and P_SUBP only come with DUPSORT, which we never use). */
+const P_KINDS = P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2 | P_SUBP;
+const PAGE_LOWER_OFF = 20; // u16, relative to the end of the header; overflow pages keep their page count (u32) here
+const PAGE_UPPER_OFF = 22;
+const NODE_HEADER_BYTES = 8; // mn_lo u16, mn_hi u16, mn_flags u16, mn_ksize u16
+const F_BIGDATA = 0x01;
+// MDB_db fields besides pad/depth/root:
+const DB_BRANCH_PAGES = 8;
+const DB_LEAF_PAGES = 16;
+const DB_OVERFLOW_PAGES = 24;
+const DB_ENTRIES = 32;
+const META_LAST_PG = META_DBS + 2 * DB_BYTES;
+const INVALID_PAGE = 0xffff_ffff_ffff_ffffn;
+/** Files above this are not walked in JS (the probe still reads them); a node DB stays far below. */
+const MAX_WALK_BYTES = 1 << 30;
+
+/**
+ * Walks both B-trees (free pages, main) of the newest snapshot in `file`
+ * and checks every page on the way: its header names its own page number
+ * (LMDB writes it on every page; garbage matches by chance once in 2^64),
+ * it is a branch or leaf page as its depth says, its node pointers stay
+ * inside it, and the pages, overflow pages and entries add up to the
+ * counts the meta page keeps. LMDB checks none of this when it reads: a
+ * garbage leaf page reads as a few random entries (nodes silently
+ * missing), a garbage page of the free-page tree passes every read and
+ * crashes the process at its first write. Free pages are not looked at:
+ * LMDB overwrites them before use. Resolves undefined if the trees are
+ * sound (or the file is empty or too large to walk), else what is wrong.
+ * Call it on a file checkLmdbHeader accepted.
+ *
+ * Limit: after a power loss (not a process crash) with lmdb-js's
+ * overlappingSync, LMDB may open the previous snapshot instead; this
+ * judges the newest, as the probe process does.
+ */
+export async function checkLmdbTrees(file: string): Promise<string | undefined> {
+  // Another process may share the DB and commit while we read (see
+  // nodedb.ts, "Sharing"): a commit can reuse pages of older snapshots.
+  // A read during which no commit happened (both meta txnids unchanged)
+  // saw the newest snapshot whole; after a few torn tries, leave the
+  // judgement to the probe and LMDB.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    let b: Buffer;
+    try {
+      const size = (await stat(file)).size;
+      if (size === 0 || size > MAX_WALK_BYTES) return undefined;
+      b = await readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const bad = walkTrees(b);
+    if (bad === undefined || (await metaTxnids(file)) === metaTxnidsOf(b)) return bad;
+  }
+  return undefined;
+}
+
+/** Both meta pages' txnids, as one comparable string. */
+function metaTxnidsOf(b: Buffer): string {
+  if (b.length < PAGE_HEADER_BYTES + META_TXNID + 8) return '';
+  const pageBytes = b.readUInt32LE(PAGE_HEADER_BYTES + META_DBS + DB_PAD);
+  const t0 = b.readBigUInt64LE(PAGE_HEADER_BYTES + META_TXNID);
+  const t1 = b.length >= pageBytes + PAGE_HEADER_BYTES + META_TXNID + 8 ? b.readBigUInt64LE(pageBytes + PAGE_HEADER_BYTES + META_TXNID) : -1n;
+  return `${t0}/${t1}`;
+}
+
+async function metaTxnids(file: string): Promise<string> {
+  const fh = await openFile(file, 'r');
+  try {
+    const head = Buffer.alloc(2 * MAX_PAGE);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return metaTxnidsOf(head.subarray(0, bytesRead));
+  } finally {
+    await fh.close();
+  }
+}
+
+function walkTrees(b: Buffer): string | undefined {
+  // checkLmdbHeader has vouched for the meta pages; this only guards the arithmetic.
+  const pageBytes = b.length >= PAGE_HEADER_BYTES + META_TXNID + 8 ? b.readUInt32LE(PAGE_HEADER_BYTES + META_DBS + DB_PAD) : 0;
+  if (pageBytes < MIN_PAGE || pageBytes > MAX_PAGE || b.length < 2 * pageBytes) return 'no sound meta pages';
+  const m0 = PAGE_HEADER_BYTES;
+  const m1 = pageBytes + PAGE_HEADER_BYTES;
+  // The snapshot LMDB opens: the meta page with the higher txnid (mdb_env_pick_meta).
+  const meta = b.readBigUInt64LE(m1 + META_TXNID) > b.readBigUInt64LE(m0 + META_TXNID) ? m1 : m0;
+  const lastPage = b.readBigUInt64LE(meta + META_LAST_PG);
+  const pages = BigInt(Math.floor(b.length / pageBytes));
+  const seen = new Set<number>();
+  for (const [dbi, name] of [
+    [0, 'free-page tree'],
+    [1, 'main tree'],
+  ] as const) {
+    const d = meta + META_DBS + dbi * DB_BYTES;
+    const root = b.readBigUInt64LE(d + DB_ROOT);
+    const depth = b.readUInt16LE(d + DB_DEPTH);
+    const want = {
+      branch: b.readBigUInt64LE(d + DB_BRANCH_PAGES),
+      leaf: b.readBigUInt64LE(d + DB_LEAF_PAGES),
+      overflow: b.readBigUInt64LE(d + DB_OVERFLOW_PAGES),
+      entries: b.readBigUInt64LE(d + DB_ENTRIES),
+    };
+    const got = { branch: 0n, leaf: 0n, overflow: 0n, entries: 0n };
+    const pageAt = (pg: bigint, what: string): number | string => {
+      if (pg < 2n || pg > lastPage || pg >= pages) return `${name}: ${what} ${pg} outside the file (${pages} pages, last used ${lastPage})`;
+      const n = Number(pg);
+      if (seen.has(n)) return `${name}: page ${pg} is reached twice`;
+      seen.add(n);
+      const at = n * pageBytes;
+      if (b.readBigUInt64LE(at) !== pg) return `${name}: page ${pg} holds something else (its header says page ${b.readBigUInt64LE(at)})`;
+      return at;
+    };
+    if (root === INVALID_PAGE) {
+      if (want.entries !== 0n || want.leaf !== 0n || want.branch !== 0n) return `${name}: no root page but ${want.entries} entries`;
+      continue;
+    }
+    // Depth-first over (page, level); the leaves are at level depth - 1.
+    const stack: Array<[bigint, number]> = [[root, 0]];
+    while (stack.length > 0) {
+      const [pg, level] = stack.pop()!;
+      const at = pageAt(pg, 'page');
+      if (typeof at === 'string') return at;
+      const kind = b.readUInt16LE(at + PAGE_FLAGS_OFF) & P_KINDS;
+      const leaf = level === depth - 1;
+      if (kind !== (leaf ? P_LEAF : P_BRANCH)) return `${name}: page ${pg} is not a ${leaf ? 'leaf' : 'branch'} page (flags 0x${kind.toString(16)})`;
+      const lower = b.readUInt16LE(at + PAGE_LOWER_OFF);
+      const upper = b.readUInt16LE(at + PAGE_UPPER_OFF);
+      const keys = lower >> 1;
+      if (keys === 0 || lower > upper || PAGE_HEADER_BYTES + upper > pageBytes) return `${name}: page ${pg} has a bad layout (lower ${lower}, upper ${upper})`;
+      if (leaf) got.leaf++;
+      else got.branch++;
+      for (let i = 0; i < keys; i++) {
+        // Nodes sit between `upper` and the end of the page.
+        const ptr = b.readUInt16LE(at + PAGE_HEADER_BYTES + 2 * i);
+        const node = at + PAGE_HEADER_BYTES + ptr;
+        if (ptr < upper || PAGE_HEADER_BYTES + ptr + NODE_HEADER_BYTES > pageBytes) return `${name}: page ${pg} has a node outside its bounds`;
+        const keyBytes = b.readUInt16LE(node + 6);
+        if (PAGE_HEADER_BYTES + ptr + NODE_HEADER_BYTES + keyBytes > pageBytes) return `${name}: page ${pg} has a key outside its bounds`;
+        const lo = b.readUInt16LE(node);
+        const hi = b.readUInt16LE(node + 2);
+        const flags = b.readUInt16LE(node + 4);
+        if (!leaf) {
+          stack.push([BigInt(lo) | (BigInt(hi) << 16n) | (BigInt(flags) << 32n), level + 1]);
+          continue;
+        }
+        got.entries++;
+        const dataBytes = lo + hi * 0x10000; // not `hi << 16`: that turns negative from 2 GiB
+        if (!(flags & F_BIGDATA)) {
+          if (PAGE_HEADER_BYTES + ptr + NODE_HEADER_BYTES + keyBytes + dataBytes > pageBytes) return `${name}: page ${pg} has a value outside its bounds`;
+          continue;
+        }
+        if (PAGE_HEADER_BYTES + ptr + NODE_HEADER_BYTES + keyBytes + 8 > pageBytes) return `${name}: page ${pg} has a node outside its bounds`;
+        const opg = b.readBigUInt64LE(node + NODE_HEADER_BYTES + keyBytes);
+        const oat = pageAt(opg, 'overflow page');
+        if (typeof oat === 'string') return oat;
+        const span = Math.floor((PAGE_HEADER_BYTES - 1 + dataBytes) / pageBytes) + 1; // OVPAGES
+        if ((b.readUInt16LE(oat + PAGE_FLAGS_OFF) & P_KINDS) !== P_OVERFLOW || b.readUInt32LE(oat + PAGE_LOWER_OFF) !== span) {
+          return `${name}: overflow page ${opg} does not hold the ${dataBytes}-byte value that points to it`;
+        }
+        if (opg + BigInt(span) > pages || opg + BigInt(span) - 1n > lastPage) return `${name}: overflow pages ${opg}+${span} run past the end of the file`;
+        got.overflow += BigInt(span);
+      }
+    }
+    for (const k of ['entries', 'leaf', 'branch', 'overflow'] as const) {
+      if (got[k] !== want[k]) return `${name}: ${got[k]} ${k === 'entries' ? 'entries' : `${k} pages`} found, its meta page says ${want[k]}`;
+    }
+  }
+  return undefined;
 }
 
 // Run by `node -e` in the probe: opens the file read-only and reads every

@@ -47,8 +47,10 @@
  * Meta and local-seq writes are never dropped; their promises resolve once
  * the batch holding them is durable.
  *
- * Corruption: files whose header is garbage reject open() with DB_CORRUPT
- * (checked before LMDB sees them, see lmdb-store.ts); engine errors while
+ * Corruption: files whose header is garbage, an empty (truncated) file,
+ * and B-tree pages that are not what the tree says (garbage, or cut off)
+ * reject open() with DB_CORRUPT (checked before LMDB sees them, see
+ * lmdb-store.ts); engine errors while
  * opening or reading become DB_CORRUPT (or DB_IO for file-system errors).
  * A node VALUE that does not decode (written by something else) is treated
  * as absent: skipped and counted in stats().corruptEntries (each time one
@@ -93,7 +95,7 @@ import {
   type StoredNode,
 } from './codec';
 import { DbError, RESET_ADVICE, type DbErrorCode } from './errors';
-import { LmdbStore, checkLmdbHeader, probeLmdbFile } from './lmdb-store';
+import { LmdbStore, checkLmdbHeader, checkLmdbTrees, probeLmdbFile } from './lmdb-store';
 import { MemoryStore, lowerBound, type KVStore, type WriteOp } from './store';
 
 export type { StoredNode } from './codec';
@@ -263,10 +265,12 @@ export class NodeDB {
       let bad: string | undefined;
       try {
         bad = await checkLmdbHeader(file);
+        if (!bad && (opts.verifyInChild ?? true) && (await fileHasData(file))) bad = await probeLmdbFile(file);
+        // Garbage pages LMDB reads without complaint (see checkLmdbTrees).
+        bad ??= await checkLmdbTrees(file);
       } catch (err) {
         throw new DbError('DB_IO', path, `cannot read node DB at ${path}: ${errText(err)}`, { cause: err });
       }
-      if (!bad && (opts.verifyInChild ?? true) && (await fileHasData(file))) bad = await probeLmdbFile(file);
       if (bad) throw new DbError('DB_CORRUPT', path, `node DB at ${path} is corrupt (${DATA_FILE}: ${bad}); ${RESET_ADVICE}`);
       let store: LmdbStore;
       try {

@@ -435,20 +435,30 @@ export function hugeLengthBody(rng: Rng, nowSec: number): Buffer {
 
 /**
  * `depth` nested lists as a correct encoding (each header the exact size of
- * what it holds), innermost payload `core`.
+ * what it holds) around `core`; with `sibling`, every level also holds that
+ * one-byte item after its inner list: [[[core, s], s], s]. Built in one
+ * pass (no copies per level), so depths in the tens of thousands are cheap.
  */
-export function nestedLists(depth: number, core: Uint8Array = Buffer.alloc(0)): Buffer {
-  // Built from the inside out into one buffer, headers written backwards.
-  const headerMax = 4;
-  const out = Buffer.alloc(core.length + depth * headerMax);
-  let start = out.length - core.length;
-  out.set(core, start);
+export function nestedLists(depth: number, core: Uint8Array = Buffer.alloc(0), sibling?: number): Buffer {
+  const extra = sibling === undefined ? 0 : 1;
+  const headers: Buffer[] = [];
+  let itemSize = core.length;
+  let headerBytes = 0;
   for (let i = 0; i < depth; i++) {
-    const h = rlpHeader(out.length - start);
-    start -= h.length;
-    out.set(h, start);
+    const h = rlpHeader(itemSize + extra);
+    headers.push(h);
+    headerBytes += h.length;
+    itemSize += h.length + extra;
   }
-  return out.subarray(start);
+  // Layout: H_depth .. H_1, core, then `depth` siblings (level 1's first).
+  const out = Buffer.alloc(headerBytes + core.length + depth * extra, sibling ?? 0);
+  let pos = 0;
+  for (let i = depth - 1; i >= 0; i--) {
+    out.set(headers[i], pos);
+    pos += headers[i].length;
+  }
+  out.set(core, pos);
+  return out;
 }
 
 /**
@@ -479,15 +489,9 @@ export function deepNestingBody(rng: Rng, maxBody: number, nowSec: number): Buff
       return Buffer.concat([Buffer.from([type]), rlpHeader(inner.length), inner]).subarray(0, maxBody);
     }
     default: {
-      // Nesting of two-element lists: [[[..], x], x]: every level has a sibling to skip.
-      let cur: Buffer = Buffer.from([0xc0]);
-      const depth = rng.int(1, Math.floor((maxBody - 8) / 4));
-      for (let i = 0; i < depth; i++) {
-        const payload = Buffer.concat([cur, Buffer.from([0x01])]);
-        cur = Buffer.concat([rlpHeader(payload.length), payload]);
-        if (cur.length > maxBody - 1) break;
-      }
-      return Buffer.concat([Buffer.from([type]), cur]).subarray(0, maxBody);
+      // Nesting of two-element lists: [[[..], 1], 1]: every level has a sibling to skip.
+      const depth = rng.int(1, Math.max(1, Math.floor((maxBody - 1) / 4)));
+      return Buffer.concat([Buffer.from([type]), nestedLists(depth, Buffer.from([0xc0]), 0x01)]).subarray(0, maxBody);
     }
   }
 }
@@ -559,7 +563,8 @@ export type DatagramKind = (typeof DATAGRAM_KINDS)[number];
  */
 export function makeDatagram(rng: Rng, kind: DatagramKind, keys: readonly Buffer[], nowSec: number, crypto: Crypto = nativeCrypto): Buffer {
   const key = pick(rng, keys);
-  const sealed = (body: Uint8Array) => sealBody(body, key, crypto);
+  // seal needs the type byte at least; an edit may have removed everything.
+  const sealed = (body: Uint8Array) => sealBody(body.length > 0 ? body : Buffer.from([PacketType.Ping]), key, crypto);
   switch (kind) {
     case 'valid':
       return sealed(randomBody(rng, nowSec));
@@ -688,7 +693,9 @@ export function checkDecoder(
     const st = readPacket(view, buf, offset, len, nowSec, crypto);
     assert.ok(Number.isInteger(st) && st >= 0 && st <= MAX_STATUS, `readPacket returned ${String(st)}`);
     assert.ok(buf.equals(copy), 'readPacket wrote into the datagram buffer');
-    if (st === DecodeStatus.Ok || st > DecodeStatus.BadSignature) {
+    // Offsets are meaningful once the body parsed (OK, EXPIRED); after a
+    // failed parse the view holds stale values by contract (PacketView).
+    if (st === DecodeStatus.Ok || st === DecodeStatus.Expired) {
       assert.equal(view.off, offset);
       assert.equal(view.len, len);
       for (const [name, start, end] of viewRanges(view)) {
@@ -718,7 +725,7 @@ export function checkDecoder(
   }
   if (thrown !== undefined) {
     assert.ok(thrown instanceof DecodeError, `decodePacket threw ${String(thrown)} (${(thrown as Error)?.constructor?.name}), not a DecodeError`);
-    assert.ok((DECODE_ERROR_CODES as readonly string[]).includes(thrown.code) && thrown.code !== 'OK', `unknown DecodeError code ${thrown.code}`);
+    assert.ok((DECODE_ERROR_CODES as readonly string[]).includes(thrown.code) && (thrown.code as string) !== 'OK', `unknown DecodeError code ${thrown.code}`);
     assert.equal(thrown.code, DECODE_ERROR_CODES[thrown.status], 'code and status disagree');
     assert.equal(thrown.status, status, `decodePacket says ${thrown.code}, readPacket ${DECODE_ERROR_CODES[status]}`);
   } else {
@@ -892,8 +899,10 @@ export class TransportFuzzer {
   readonly t: Transport;
   readonly maxBonds: number;
   readonly maxPending: number;
-  /** Datagrams fed, by outcome verdict / packet drop / reply drop. */
+  /** Datagrams fed, by outcome: 'drop:<reason>', 'accepted:<type> -> drop:<reason>' or 'handled:<type>'. */
   readonly outcomes = new Map<string, number>();
+  /** Replies a handled packet did not get, by reason (amplification, send_pool_exhausted). */
+  readonly replyDrops = new Map<string, number>();
   /** Requests made and how they ended ('ok' or the error code). */
   readonly requests = new Map<string, number>();
   /** Errors that must not happen (handler errors, requests ending with an unexpected error). */
@@ -925,9 +934,14 @@ export class TransportFuzzer {
     this.before = this.t.stats();
   }
 
-  /** Wall time of the transport in seconds (for building expirations). */
-  get nowSec(): number {
+  /** The transport's wall time in seconds, exactly as its read loop passes it to readPacket. */
+  get nowSecExact(): number {
     return (FUZZ_WALL_MS + this.clock.now()) / 1000;
+  }
+
+  /** Wall time of the transport in whole seconds (for building expirations). */
+  get nowSec(): number {
+    return Math.floor((FUZZ_WALL_MS + this.clock.now()) / 1000);
   }
 
   /**
@@ -949,9 +963,10 @@ export class TransportFuzzer {
     const after = this.t.stats();
     const outcome = classify(this.before, after, len);
     this.before = after;
-    this.count(outcome.verdict);
+    // One key per datagram: 'drop:<reason>', 'accepted:<type> -> drop:<reason>' or 'handled:<type>'.
     if (outcome.packetDrop !== undefined) this.count(`${outcome.verdict} -> drop:${outcome.packetDrop}`);
-    for (const r of outcome.replyDrops) this.count(`reply not sent: ${r}`);
+    else this.count(outcome.verdict.replace(/^accepted:/, 'handled:'));
+    for (const r of outcome.replyDrops) this.replyDrops.set(r, (this.replyDrops.get(r) ?? 0) + 1);
     if (this.failures.length > 0) throw new Error(this.failures[0]);
     return outcome;
   }
@@ -966,11 +981,16 @@ export class TransportFuzzer {
    */
   request(kind: 'ping' | 'findnode' | 'requestENR', peer: FuzzPeer, target?: Uint8Array): void {
     const key = `${kind}:${peer.id.toString('hex', 0, 4)}`;
-    if (this.inFlight.has(key)) return;
+    if (this.inFlight.has(key)) {
+      this.requests.set(`${kind}: not made (one in flight)`, (this.requests.get(`${kind}: not made (one in flight)`) ?? 0) + 1);
+      return;
+    }
     this.inFlight.add(key);
     const node = { id: peer.id, ip: peer.ip, udpPort: peer.port };
     const p: Promise<unknown> =
       kind === 'ping' ? this.t.ping(node) : kind === 'findnode' ? this.t.findnode(node, target ?? peer.id) : this.t.requestENR(node);
+    // What the request sent (a ping now, or later after its bond) is not a datagram's doing.
+    this.before = this.t.stats();
     p.then(
       (res) => {
         this.inFlight.delete(key);
@@ -1098,7 +1118,7 @@ export function replyDatagram(rng: Rng, f: TransportFuzzer): { datagram: Buffer;
   const peer = PEERS.find((p) => p.port === sent.port && p.ip.equals(sent.ip));
   if (peer === undefined) return undefined;
   const ours = decodePacket(sent.bytes, { ignoreExpiration: true });
-  const exp = Math.floor(f.nowSec) + 20;
+  const exp = f.nowSec + 20;
   const me = { ip: TRANSPORT_ADDRESS.address, udpPort: TRANSPORT_ADDRESS.port };
   let datagram: Buffer;
   switch (ours.type) {
@@ -1139,45 +1159,53 @@ export function sourceOf(rng: Rng, signer: FuzzPeer | undefined): { ip: Buffer; 
 /** Every key that signs fuzz traffic: the peers', and (rarely picked) the transport's own. */
 export const SIGNING_KEYS: readonly Buffer[] = [...PEERS.map((p) => p.key), TRANSPORT_KEY];
 
+/** One input to the transport: a datagram from an address, or a request of ours. */
+export type FuzzInput =
+  | { kind: string; datagram: Buffer; ip: Buffer; port: number; offset: number }
+  | { kind: string; request: 'ping' | 'findnode' | 'requestENR'; peer: FuzzPeer; target?: Uint8Array };
+
 /**
- * One step of a conversation with the transport: a hostile datagram of any
- * kind, a (possibly mutated) reply to something it sent, or a request of
- * ours. Returns the outcome of the datagram fed, if any.
+ * The next input of a conversation with the transport `f`: a hostile
+ * datagram of any kind (6 in 10), a possibly mutated reply to something it
+ * sent (3 in 10), or a request of ours (ping, findnode, ENRRequest).
+ * `requestPercent` sets how often the last happens (default 6).
  */
-export function fuzzStep(rng: Rng, f: TransportFuzzer): { kind: string; outcome?: Outcome } {
+export function fuzzInput(rng: Rng, f: TransportFuzzer, requestPercent = 6): FuzzInput {
   const roll = rng.int(0, 99);
-  if (roll < 6) {
+  const offset = rng.int(0, 1500);
+  if (roll < requestPercent) {
     const peer = pick(rng, PEERS);
-    const kind = pick(rng, ['ping', 'findnode', 'requestENR'] as const);
-    f.request(kind, peer, chance(rng, 1, 2) ? rng.bytes(NODE_ID_SIZE) : undefined);
-    return { kind: `request:${kind}` };
+    const request = pick(rng, ['ping', 'findnode', 'requestENR'] as const);
+    return { kind: `request:${request}`, request, peer, target: chance(rng, 1, 2) ? rng.bytes(NODE_ID_SIZE) : undefined };
   }
-  if (roll < 30) {
+  if (roll < requestPercent + 30) {
     const r = replyDatagram(rng, f);
     if (r !== undefined) {
-      let d = r.datagram;
+      let datagram = r.datagram;
       let kind = 'reply';
       const m = rng.int(0, 9);
       if (m === 0) {
-        d = sealBody(mutate(rng, d.subarray(HEAD_SIZE), 1), r.peer.key);
+        datagram = sealBody(mutate(rng, datagram.subarray(HEAD_SIZE), 1), r.peer.key);
         kind = 'reply:resealed';
       } else if (m === 1) {
-        d = mutate(rng, d);
+        datagram = mutate(rng, datagram);
         kind = 'reply:mutated';
       }
-      const src = sourceOf(rng, r.peer);
-      return { kind, outcome: f.feed(d, src.ip, src.port, rng.int(0, 1500)) };
+      return { kind, datagram, ...sourceOf(rng, r.peer), offset };
     }
   }
   const kind = pick(rng, DATAGRAM_KINDS);
-  // The transport's own key signs rarely (drops.self); peers sign the rest.
+  // The transport's own key signs rarely (drops.self); the peers sign the rest.
   const keyIndex = chance(rng, 1, 40) ? PEERS.length : rng.int(0, PEERS.length - 1);
-  const d = makeDatagram(rng, kind, [SIGNING_KEYS[keyIndex]], f.nowSec);
-  const src = sourceOf(rng, PEERS[keyIndex]);
-  return { kind, outcome: f.feed(d, src.ip, src.port, rng.int(0, 1500)) };
+  const datagram = makeDatagram(rng, kind, [SIGNING_KEYS[keyIndex]], f.nowSec);
+  return { kind, datagram, ...sourceOf(rng, PEERS[keyIndex]), offset };
 }
 
-/** The Ping/Pong/... name of a packet type number (for messages). */
-export function typeName(t: number): string {
-  return TYPE_NAMES[t - 1] ?? `0x${t.toString(16)}`;
+/** Feeds an input to `f` (a datagram through its handler, or a request); the datagram's outcome. */
+export function applyInput(f: TransportFuzzer, input: FuzzInput): Outcome | undefined {
+  if ('request' in input) {
+    f.request(input.request, input.peer, input.target);
+    return undefined;
+  }
+  return f.feed(input.datagram, input.ip, input.port, input.offset);
 }
