@@ -564,7 +564,15 @@ export class Discovery extends EventEmitter {
   /** DB seeds and bootnodes, verified by ping before they enter the table. */
   private async loadSeeds(): Promise<void> {
     const restrict = this.table.netrestrict;
-    const seeds: NodeRecordInfo[] = [...this.db.seedNodes(SEED_COUNT, SEED_MAX_AGE_MS), ...this.bootnodes].filter(
+    let stored: NodeRecordInfo[] = [];
+    try {
+      stored = this.db.seedNodes(SEED_COUNT, SEED_MAX_AGE_MS);
+    } catch (err) {
+      // A DB that fails to read (disk trouble) must not take the node down:
+      // report it and go on with the bootnodes.
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    }
+    const seeds: NodeRecordInfo[] = [...stored, ...this.bootnodes].filter(
       (s) => restrict === undefined || restrict.contains(s.ip),
     );
     await Promise.allSettled(
