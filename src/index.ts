@@ -60,3 +60,6 @@ export type { NatSpec, NatMapping, PortMapper } from './nat';
 // The @ethereumjs/devp2p-compatible DPT (every ethjs name: 'discv4-native/dpt').
 export { DPT } from './dpt/dpt';
 export type { DPTOptions, DPTEvent } from './dpt/types';
+// discv5 beside discv4 on one UDP port (@chainsafe/discv5, loaded on first use).
+export { startDiscv5, V5Transport } from './v5';
+export type { V5Options, V5Service, V5Stats, V5TransportStats } from './v5';

@@ -15,6 +15,7 @@
  */
 import { join } from 'node:path';
 import { nodeIdFromPrivateKey, generatePrivateKey } from '../crypto';
+import { startDiscv5, type V5Service } from '../v5';
 import { Discovery } from '../node/discovery';
 import { BindError } from '../transport/socket';
 import { TransportStats } from '../transport/transport';
@@ -160,6 +161,18 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     throw err;
   }
 
+  // discv5 on the same port: the datagrams that are not discv4 go to it (src/v5).
+  let v5: V5Service | undefined;
+  if (o.v5) {
+    try {
+      const enrs = o.bootnodes.flatMap((b) => (typeof b !== 'string' && b.record !== undefined ? [b.record] : []));
+      v5 = await startDiscv5(d, { privateKey: key, bootnodes: enrs });
+    } catch (err) {
+      await d.close();
+      throw err;
+    }
+  }
+
   const port = d.transport.socket.address().port;
   d.on('natMapped', (m: NatMapping, kind: string, ip?: string) => {
     log.info({ externalIp: ip, externalPort: m.externalPort, lifetimeSec: m.lifetimeSec }, `mapped UDP port ${port} via ${kind}`);
@@ -197,6 +210,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     ['threads', String(d.transport.socket.stats().threads ?? 1)],
     ['datadir', o.nodekeyhex !== undefined || o.nodekey !== undefined ? `${o.datadir} (node DB only)` : o.datadir],
   ];
+  if (v5 !== undefined) rows.push(['discv5', 'on (same UDP port)']);
   if (server !== undefined) rows.push(['metrics', server.url]);
   io.out(`discv4 bootnode ${version}\n${formatRows(rows)}\n`);
 
@@ -251,6 +265,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
         ...(topN > 0 ? { top_drop: top } : {}),
         pending: s.pending,
         db: db.nodes,
+        ...(v5 !== undefined ? { v5peers: v5.tableSize } : {}),
       },
       'status',
     );
@@ -273,6 +288,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   if (statusTimer !== undefined) clearInterval(statusTimer);
   metrics?.stop();
   try {
+    await v5?.stop();
     await d.close(); // stops the socket first, then flushes and closes the DB
     await server?.close();
     limiter.stop();

@@ -93,6 +93,8 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'nodes per table bucket (default 16, as geth; a bootnode can keep far more to answer from, up to 1024)' },
   { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
     help: 'threads for packet crypto (verify, sign) on all cores; 1 keeps it on the main thread (default: the number of cores)' },
+  { name: 'v5', kind: 'bool', env: 'DISCV4_V5', commands: ['bootnode'],
+    help: 'also serve discovery v5 on the same UDP port (same key and record; ENRs in --bootnodes seed it too)' },
   { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
     help: 'give up after this long (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
   { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
@@ -237,6 +239,8 @@ export interface Options {
   threads?: number;
   /** Ingress rate limits (undefined: the defaults; false: off). */
   rateLimits?: RateLimits | false;
+  /** Serve discv5 beside discv4 on the same UDP port. */
+  v5: boolean;
   out?: string;
 }
 
@@ -412,6 +416,10 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const rateLimits = rlV !== undefined ? parseRateLimits(String(rlV.value), rlV.source) : undefined;
   const thV = get('threads');
   const threads = thV !== undefined ? parseIntIn(String(thV.value), thV.source, 1, 256) : undefined;
+  const v5V = get('v5');
+  const v5Text = v5V === undefined ? 'false' : String(v5V.value).toLowerCase();
+  if (!['true', '1', 'false', '0'].includes(v5Text)) throw usageError(`invalid value ${JSON.stringify(v5V!.value)} for ${v5V!.source}: expected true or false`);
+  const v5 = v5Text === 'true' || v5Text === '1';
   const mnV = get('max-nodes');
   const maxNodes = mnV !== undefined ? parseIntIn(String(mnV.value), mnV.source, 1, 10_000_000) : DEFAULT_MAX_NODES;
 
@@ -446,6 +454,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     format,
     threads,
     rateLimits,
+    v5,
     out: str('out'),
   };
 }

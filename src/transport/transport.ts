@@ -133,8 +133,8 @@ export interface TransportConfig {
   /** Called (at most once per window) for an IP that keeps exceeding the rate limits: e.g. ban it. */
   onAbusiveIp?: (ip: Uint8Array) => void;
   /**
-   * Receives datagrams that are not discv4 (their outer hash does not
-   * match), e.g. for a discv5 service sharing the port. The view and
+   * Receives datagrams that are not discv4 (outer hash mismatch, or
+   * shorter than 98 bytes), e.g. for a discv5 service sharing the port. The view and
    * `from` are valid during the call only. Without it they are dropped as bad_hash.
    */
   onUnhandled?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void;
@@ -370,9 +370,10 @@ export class Transport extends EventEmitter {
         ? readOpenedPacket(view, buf, off, len, opened, from.nodeId, this.wallNow() / 1000)
         : readPacket(view, buf, off, len, this.wallNow() / 1000, this.crypto);
     if (st !== DecodeStatus.Ok) {
-      // Not discv4 (the outer hash does not match): maybe another protocol
-      // on the same port, e.g. discv5 (geth's unhandled-packet channel).
-      if (st === DecodeStatus.BadHash && this.unhandled !== undefined) {
+      // Not discv4 (the outer hash does not match, or shorter than any
+      // discv4 packet: discv5's WHOAREYOU is 63 bytes): maybe another
+      // protocol on the same port, e.g. discv5 (geth's unhandled-packet channel).
+      if ((st === DecodeStatus.BadHash || st === DecodeStatus.TooSmall) && this.unhandled !== undefined) {
         this.unhandledPackets++;
         this.unhandled(buf, off, len, from);
         return;
