@@ -98,10 +98,8 @@ class CryptoPool {
     uint32_t count = 0;
   };
 
-  // Datagrams a worker takes per round, and seals at most before it sends
-  // them (one sendmmsg): few enough that a reply waits a few signatures.
+  // Datagrams a worker takes, seals and sends (one sendmmsg) per round.
   static constexpr uint32_t kSendBatch = 32;
-  static constexpr uint32_t kSendFlush = 8;
 
   void run(Worker* w);
   // Seals and sends a prefix of jobs[0..n); returns how many it took.
@@ -122,8 +120,6 @@ class CryptoPool {
   uint32_t next_ = 0;
   uint32_t running_ = 0;
   std::condition_variable batchDone_;
-  // An open batch has jobs nobody took yet: workers sealing replies stop early to help.
-  std::atomic<bool> openWaiting_{false};
 
   // Counters: relaxed atomics, read by stats() on the JS thread.
   std::atomic<uint64_t> opened_{0}, sealed_{0}, sent_{0}, sealErrors_{0}, sendErrors_{0}, queueDrops_{0},
