@@ -22,6 +22,7 @@ import {
   PacketView,
   parseBody,
   readPacket,
+  signRecord,
   writePacket,
 } from '../src';
 import { native } from '../src/crypto/native';
@@ -70,6 +71,11 @@ function makeNodes(n: number): NodeInput[] {
 }
 const nodes12 = makeNodes(12);
 const neighborsFields = { nodes: nodes12, expiration: farFuture };
+const findnodeFields = { target: nodeIdFromPrivateKey(otherPriv), expiration: farFuture };
+const enrRequestFields = { expiration: farFuture };
+// A record as geth serves it: id, secp256k1, ip, udp, tcp (about 130 bytes).
+const record = signRecord(priv, 3n, { ip: Buffer.from([10, 0, 0, 1]), udp: 30303, tcp: 30303 });
+const enrResponseFields = { replyToken: Buffer.alloc(32, 0xcd), record };
 
 // ethjs speaks the same protocol with its own field names.
 const ethjsEp = (e: { ip: Uint8Array; udpPort: number; tcpPort: number }) => ({
@@ -79,6 +85,7 @@ const ethjsEp = (e: { ip: Uint8Array; udpPort: number; tcpPort: number }) => ({
 });
 const ethjsPing = { version: 4, from: ethjsEp(from), to: ethjsEp(to), timestamp: farFuture };
 const ethjsPong = { to: ethjsEp(to), hash: pongFields.replyToken, timestamp: farFuture };
+const ethjsFindneighbours = { id: findnodeFields.target, timestamp: farFuture };
 const ethjsNeighbours = {
   peers: nodes12.map((n) => ({ ...ethjsEp(n as { ip: Uint8Array; udpPort: number; tcpPort: number }), id: n.id })),
   timestamp: farFuture,
@@ -89,11 +96,18 @@ export function microSuites(): MicroSuite[] {
   const view = new PacketView();
 
   const pingPkt = encodePacket(PacketType.Ping, pingFields, priv);
+  const pongPkt = encodePacket(PacketType.Pong, pongFields, priv);
+  const findnodePkt = encodePacket(PacketType.Findnode, findnodeFields, priv);
   const neighborsPkt = encodePacket(PacketType.Neighbors, neighborsFields, priv);
+  const enrRequestPkt = encodePacket(PacketType.EnrRequest, enrRequestFields, priv);
+  const enrResponsePkt = encodePacket(PacketType.EnrResponse, enrResponseFields, priv);
   const ethjsPingPkt = ethjs.encode('ping', ethjsPing as never, priv);
+  const ethjsPongPkt = ethjs.encode('pong', ethjsPong as never, priv);
+  const ethjsFindneighboursPkt = ethjs.encode('findneighbours', ethjsFindneighbours as never, priv);
   const ethjsNeighboursPkt = ethjs.encode('neighbours', ethjsNeighbours as never, priv);
 
   const sealed = (type: PacketType, fields: never) => () => nativeCrypto.seal(out, 0, writePacket(out, 0, type, fields), priv);
+  const opened = (pkt: Buffer) => () => check(readPacket(view, pkt, 0, pkt.length, nowSec()));
   const check = (st: number) => {
     if (st !== 0) throw new Error(`bench packet failed to decode: status ${st}`);
   };
@@ -112,6 +126,8 @@ export function microSuites(): MicroSuite[] {
   const neighborsBody = neighborsPkt.subarray(98);
 
   return [
+    // One pair per packet type, in wire order: what a node pays to send and
+    // to receive each. ethjs has no ENRRequest / ENRResponse (EIP-868).
     {
       name: 'encode+seal ping',
       ours: { name: 'discv4-native', fn: sealed(PacketType.Ping, pingFields as never) },
@@ -119,15 +135,30 @@ export function microSuites(): MicroSuite[] {
       others: [{ name: 'discv4-native encodePacket (object API)', fn: () => encodePacket(PacketType.Ping, pingFields, priv) }],
     },
     {
+      name: 'open+decode ping',
+      ours: { name: 'discv4-native', fn: opened(pingPkt) },
+      ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.decode(ethjsPingPkt) },
+      others: [{ name: 'discv4-native decodePacket (object API)', fn: () => decodePacket(pingPkt) }],
+    },
+    {
       name: 'encode+seal pong',
       ours: { name: 'discv4-native', fn: sealed(PacketType.Pong, pongFields as never) },
       ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.encode('pong', ethjsPong as never, priv) },
     },
     {
-      name: 'open+decode ping',
-      ours: { name: 'discv4-native', fn: () => check(readPacket(view, pingPkt, 0, pingPkt.length, nowSec())) },
-      ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.decode(ethjsPingPkt) },
-      others: [{ name: 'discv4-native decodePacket (object API)', fn: () => decodePacket(pingPkt) }],
+      name: 'open+decode pong',
+      ours: { name: 'discv4-native', fn: opened(pongPkt) },
+      ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.decode(ethjsPongPkt) },
+    },
+    {
+      name: 'encode+seal findnode',
+      ours: { name: 'discv4-native', fn: sealed(PacketType.Findnode, findnodeFields as never) },
+      ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.encode('findneighbours', ethjsFindneighbours as never, priv) },
+    },
+    {
+      name: 'open+decode findnode',
+      ours: { name: 'discv4-native', fn: opened(findnodePkt) },
+      ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.decode(ethjsFindneighboursPkt) },
     },
     {
       name: 'encode+seal neighbors (12 nodes)',
@@ -136,9 +167,25 @@ export function microSuites(): MicroSuite[] {
     },
     {
       name: 'open+decode neighbors (12 nodes)',
-      ours: { name: 'discv4-native', fn: () => check(readPacket(view, neighborsPkt, 0, neighborsPkt.length, nowSec())) },
+      ours: { name: 'discv4-native', fn: opened(neighborsPkt) },
       ethjs: { name: '@ethereumjs/devp2p', fn: () => ethjs.decode(ethjsNeighboursPkt) },
       others: [{ name: 'discv4-native decodePacket (object API)', fn: () => decodePacket(neighborsPkt) }],
+    },
+    {
+      name: 'encode+seal ENRRequest',
+      ours: { name: 'discv4-native', fn: sealed(PacketType.EnrRequest, enrRequestFields as never) },
+    },
+    {
+      name: 'open+decode ENRRequest',
+      ours: { name: 'discv4-native', fn: opened(enrRequestPkt) },
+    },
+    {
+      name: `encode+seal ENRResponse (${record.length}-byte record)`,
+      ours: { name: 'discv4-native', fn: sealed(PacketType.EnrResponse, enrResponseFields as never) },
+    },
+    {
+      name: `open+decode ENRResponse (${record.length}-byte record)`,
+      ours: { name: 'discv4-native', fn: opened(enrResponsePkt) },
     },
     {
       name: `keccak256 (${hashIn.length} bytes)`,

@@ -9,6 +9,21 @@ export type Impl = 'ours-dgram' | 'ours-native' | 'ours-dpt' | 'ethjs';
 
 export const IMPLS: readonly Impl[] = ['ours-dgram', 'ours-native', 'ours-dpt', 'ethjs'];
 
+/** How the child is started (command-line flags of server.ts). */
+export interface ServerArgs {
+  impl: Impl;
+  /** 127.0.0.1 port to bind; 0 = any. */
+  port: number;
+  /** ours-native: NativeBindOptions.threads (packet crypto threads). */
+  threads?: number;
+  /**
+   * ethjs: shouldFindNeighbours true, so the DPT pings back the endpoint an
+   * unknown node claims in ping.from (its only way to bond). Our transport
+   * always pings back unknown senders.
+   */
+  pingBack?: boolean;
+}
+
 /** parent -> child */
 export type ParentMessage =
   | { type: 'reset'; seq: number }
@@ -34,17 +49,26 @@ export interface ServerStats {
   heapUsedAfterGc: number | null;
   /** SO_RCVBUF the server socket got (kernel value: twice the requested size), when known. */
   recvBufferSize: number | null;
+  /**
+   * Bonds completed since the last 'reset': ping-backs the peer answered.
+   * Ours: pongs that matched a pending ping (packetsIn.pong - drops.unsolicited);
+   * ethjs: 'peer:new' events (addPeer's ping answered).
+   */
+  bondsSinceReset: number;
+  /** Crypto threads the socket reports (stats().threads); null when it reports none. */
+  threads: number | null;
   /** Ours only. */
   transport?: TransportStats;
   /** Ours only: the PacketSocket's own counters. */
   socket?: Record<string, number>;
-  /** ethjs only: 'error' events DPT emitted. */
+  /** ethjs only: 'error' events DPT emitted, and the first few messages. */
   dptErrors?: number;
+  dptErrorSamples?: string[];
 }
 
 /** child -> parent */
 export type ChildMessage =
-  | { type: 'ready'; impl: Impl; port: number; id: string; socketKind: string }
+  | { type: 'ready'; impl: Impl; port: number; id: string; socketKind: string; threads: number | null }
   | { type: 'unavailable'; reason: string }
   | { type: 'error'; message: string }
   | { type: 'reset'; seq: number }

@@ -88,6 +88,8 @@ export class DPT {
       endpoint: options.endpoint,
       createSocket: options.createSocket,
       common: options.common,
+      rateLimits: options.rateLimits,
+      amplificationAllowance: options.amplificationAllowance,
     });
     this.server.events.once('listening', () => {
       this.start().then(

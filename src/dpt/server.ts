@@ -129,6 +129,8 @@ export class Server {
           tcpPort: ep.tcpPort ?? 0,
         },
         closest: (hash, count) => this.closest(hash, count),
+        rateLimits: this.options.rateLimits,
+        amplificationAllowance: this.options.amplificationAllowance,
       });
     } catch (err) {
       void socket.close();

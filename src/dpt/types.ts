@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { CommonLike } from './message';
 import type { PeerInfo } from './util';
+import type { RateLimits } from '../transport/limits';
 
 export type { PeerInfo } from './util';
 
@@ -18,6 +19,10 @@ export interface DPTServerOptions {
   createSocket?: Function;
   /** `customCrypto` hooks (keccak256, ecsign / ecdsaSign, ecdsaRecover) replace our native crypto for packets. */
   common?: CommonLike;
+  /** discv4-native extension: ingress rate limits (TransportConfig.rateLimits; default on, false: off). */
+  rateLimits?: RateLimits | false;
+  /** discv4-native extension: the anti-amplification allowance in bytes (default 512; Infinity: off). */
+  amplificationAllowance?: number;
 }
 
 export interface DPTOptions extends DPTServerOptions {
