@@ -312,29 +312,28 @@ export class NativePacketSocket implements PacketSocket {
   }
 
   send(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void {
-    if (this.closing !== null) {
-      done(new DiscError('CLOSED', 'socket closed'));
-      return;
-    }
-    if (ip.length !== 4 && ip.length !== 16) {
-      done(new InvalidArgumentError(`invalid IP address length ${ip.length} (want 4 or 16)`));
-      return;
-    }
+    if (this.refuseSend(ip, done)) return;
     this.finishSend(this.udp.send(buf, off, len, ip, port), done);
   }
 
   sealSend(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void {
-    if (this.closing !== null) {
-      done(new DiscError('CLOSED', 'socket closed'));
-      return;
-    }
-    if (ip.length !== 4 && ip.length !== 16) {
-      done(new InvalidArgumentError(`invalid IP address length ${ip.length} (want 4 or 16)`));
-      return;
-    }
+    if (this.refuseSend(ip, done)) return;
     const rc = this.udp.sealSend(buf, off, len, ip, port);
     if (rc === SEND_BAD_KEY) done(new DiscError('BAD_KEY', 'sealSend before enableCrypto'));
     else this.finishSend(rc, done);
+  }
+
+  /** A closed socket or a malformed address: `done(err)` and true. */
+  private refuseSend(ip: Uint8Array, done: (err?: Error) => void): boolean {
+    if (this.closing !== null) {
+      done(new DiscError('CLOSED', 'socket closed'));
+      return true;
+    }
+    if (ip.length !== 4 && ip.length !== 16) {
+      done(new InvalidArgumentError(`invalid IP address length ${ip.length} (want 4 or 16)`));
+      return true;
+    }
+    return false;
   }
 
   private finishSend(rc: number, done: (err?: Error) => void): void {
