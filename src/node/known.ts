@@ -14,7 +14,8 @@
  * unless more than 64 nodes share the target's leading bits.
  *
  * Memory: a 32-byte hash, a 64-byte id and the endpoint per node; measured
- * in test/node/known.test.ts (~0.25 KiB per node).
+ * with node --expose-gc: 0.5 KiB of JS heap + 0.2 KiB of buffers, ~0.9 KiB
+ * of RSS per node (90 MiB for 100,000); test/node/known.test.ts checks it.
  */
 import { keccak256 } from '../crypto';
 import { distCmp } from '../table/distance';
