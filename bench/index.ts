@@ -25,7 +25,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { sweepChartSvg } from './chart';
-import { clientSocketFromArgv, LoopbackResult, loopbackSummary, runLoopback, subjectsFromArgv } from './loopback';
+import { performance } from 'node:perf_hooks';
+import { interference, startInterferenceMonitor } from './interference';
+import { clientSocketFromArgv, livePids, LoopbackResult, loopbackSummary, runLoopback, subjectsFromArgv } from './loopback';
 import { microSuites, MicroSuite } from './micro';
 import { buildScoreboard, figOf, MicroStat, MICRO_TARGETS, renderMarkdown, renderText } from './scoreboard';
 
@@ -37,6 +39,8 @@ interface Row {
   opsPerSec: number;
   marginPct: number;
   samples: number;
+  /** Cores other processes used while this case's suite ran (null: not measured). */
+  foreignCpuCores: number | null;
 }
 
 const quick = process.argv.includes('--quick');
@@ -50,6 +54,7 @@ const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 async function runSuite(s: MicroSuite, repeat: number): Promise<Row[]> {
   const cases = [s.ours, ...(s.ethjs ? [s.ethjs] : []), ...(s.others ?? [])];
   let rows: Row[] = [];
+  const t0 = performance.now();
   await b.suite(
     `${s.name} [repeat ${repeat}/${repeats}, ${elapsed()}]`,
     ...cases.map((c) => b.add(c.name, c.fn, caseOptions)),
@@ -62,9 +67,12 @@ async function runSuite(s: MicroSuite, repeat: number): Promise<Row[]> {
         opsPerSec: r.ops,
         marginPct: r.margin,
         samples: r.samples,
+        foreignCpuCores: null,
       }));
     }),
   );
+  const foreign = interference()?.between(t0, performance.now())?.meanCores ?? null;
+  for (const r of rows) r.foreignCpuCores = foreign;
   return rows;
 }
 
@@ -82,11 +90,9 @@ async function main(): Promise<void> {
   const subjects = subjectsFromArgv(process.argv);
   const clientSocket = clientSocketFromArgv(process.argv);
   const suites = microSuites();
+  const monitor = startInterferenceMonitor(() => [process.pid, ...livePids()]);
   const loadAtStart = os.loadavg();
   console.log(`[bench] ${quick ? 'quick' : 'full'} run: ${suites.length} micro suites x ${repeats} repeat(s), then the loopback bench`);
-  if (loadAtStart[0] > 0.5) {
-    console.log(`[bench] WARNING: load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')} before starting: other processes compete for the CPUs, figures will be low`);
-  }
 
   // Repeat-major: each repeat runs every suite, so slow drift spreads over all of them.
   const all: Row[] = [];
@@ -107,7 +113,18 @@ async function main(): Promise<void> {
   }
   const lb = 'error' in loopback ? null : loopback;
 
-  const sb = buildScoreboard({ suites, micro, loopback: lb });
+  const sb = buildScoreboard({
+    suites,
+    micro,
+    loopback: lb,
+    microForeign: suites.flatMap((s) =>
+      Array.from({ length: repeats }, (_, i) => ({
+        what: `micro ${s.name} (repeat ${i + 1})`,
+        cores: all.find((r) => r.suite === s.name && r.repeat === i + 1)?.foreignCpuCores ?? null,
+      })),
+    ),
+  });
+  monitor.stop();
   const durationSec = (Date.now() - started) / 1000;
   const machine = {
     cpu: os.cpus()[0]?.model,
@@ -118,6 +135,8 @@ async function main(): Promise<void> {
     /** 1/5/15-minute load averages before and after the run (our own load included after). */
     loadavgStart: loadAtStart,
     loadavgEnd: os.loadavg(),
+    /** CPU other processes used over the whole run (bench/interference.ts). */
+    foreignCpu: monitor.overall(),
   };
   const command = `npm run bench${quick ? ' -- --quick' : ''}`;
   const header =

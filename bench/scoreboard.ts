@@ -10,7 +10,7 @@
  * and pong in, pong and ping-back out), so its limit is half.
  */
 import type { MicroSuite } from './micro';
-import { fmtInt, ImplResult, LoopbackResult, median, medianOrNull } from './loopback';
+import { fmtInt, FOREIGN_WARN_CORES, ImplResult, LoopbackResult, median, medianOrNull } from './loopback';
 
 /** median (min-max) of one figure over the repeats. */
 export interface Fig {
@@ -91,6 +91,8 @@ export interface ScoreboardInput {
   suites: MicroSuite[];
   micro: MicroStat[];
   loopback: LoopbackResult | null;
+  /** CPU other processes used while each micro suite ran (bench/interference.ts). */
+  microForeign?: Array<{ what: string; cores: number | null }>;
 }
 
 export interface Scoreboard {
@@ -109,7 +111,28 @@ function threadsTag(i: ImplResult): string {
   return i.threads === undefined ? i.label : `${i.threads} thread${i.threads === 1 ? '' : 's'}`;
 }
 
-export function buildScoreboard({ suites, micro, loopback }: ScoreboardInput): Scoreboard {
+/**
+ * One note on how much CPU other processes took during the measured
+ * intervals, naming the worst ones: figures measured beside a compiler or
+ * a test suite are low, and the reader should know.
+ */
+function interferenceNote(intervals: Array<{ what: string; cores: number | null }>): string | null {
+  const xs = intervals.filter((x): x is { what: string; cores: number } => x.cores !== null);
+  if (xs.length === 0) return null;
+  const mean = xs.reduce((a, x) => a + x.cores, 0) / xs.length;
+  const bad = xs.filter((x) => x.cores > FOREIGN_WARN_CORES).sort((a, b) => b.cores - a.cores);
+  const worst = Math.max(...xs.map((x) => x.cores));
+  if (bad.length === 0) {
+    return `Other processes used ${mean.toFixed(2)} cores on average (at most ${worst.toFixed(2)}) during the ${xs.length} measured intervals: the machine was otherwise quiet.`;
+  }
+  const named = bad.slice(0, 5).map((x) => `${x.what} ${x.cores.toFixed(2)}`).join('; ');
+  return (
+    `DISTURBED: other processes used more than ${FOREIGN_WARN_CORES} cores during ${bad.length} of ${xs.length} measured intervals ` +
+    `(mean over all ${mean.toFixed(2)}; worst: ${named}${bad.length > 5 ? '; ...' : ''}); those figures are low.`
+  );
+}
+
+export function buildScoreboard({ suites, micro, loopback, microForeign }: ScoreboardInput): Scoreboard {
   const rows: ScoreRow[] = [];
   const notes: string[] = [];
 
@@ -166,6 +189,14 @@ export function buildScoreboard({ suites, micro, loopback }: ScoreboardInput): S
       }),
     );
   }
+  const intervals = [...(microForeign ?? [])];
+  for (const i of loopback?.impls ?? []) {
+    i.window?.runs.forEach((r, k) => intervals.push({ what: `${i.label} ping->pong run ${k + 1}`, cores: r.foreignCpuCores }));
+    for (const o of i.openLoop) o.runs.forEach((r, k) => intervals.push({ what: `${i.label} open loop ${fmtInt(o.offeredPps)} run ${k + 1}`, cores: r.foreignCpuCores }));
+    i.fullPath?.runs.forEach((r, k) => intervals.push({ what: `${i.label} full path run ${k + 1}`, cores: r.foreignCpuCores }));
+  }
+  const interferenceText = interferenceNote(intervals);
+  if (interferenceText !== null) notes.push(interferenceText);
   if (loopback === null) return { rows, cryptoLimit: limit, ethjsCryptoLimit: eLimit, notes };
 
   // ---- loopback

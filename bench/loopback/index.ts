@@ -19,6 +19,7 @@
  *    second process with shouldFindNeighbours: true (its only ping-back).
  *
  *   npx tsx bench/loopback/index.ts [--quick]     standalone; writes bench/results/loopback(-quick).json
+ *        [--loopback=ours-1t,...]                 (chosen subjects: written to the temp dir instead)
  *   npm run bench [-- --quick]                    after the micro suites, in the same table and JSON
  *
  * Only 127.0.0.1 traffic. Every loop is bounded in count and time; the
@@ -42,6 +43,7 @@ import {
   WarmupResult,
   WindowCounts,
 } from './client';
+import { ForeignCpu, interference, startInterferenceMonitor } from '../interference';
 import type { ChildMessage, Impl, ParentMessage, ServerArgs, ServerStats } from './protocol';
 
 export type { Impl } from './protocol';
@@ -96,7 +98,12 @@ export interface LoopbackOptions {
   clientSocket?: ClientSocketKind;
 }
 
-export interface WindowRun extends WindowCounts {
+/** CPU other processes on the machine used during a measured interval (bench/interference.ts); null: not measured. */
+export interface Interference {
+  foreignCpuCores: number | null;
+}
+
+export interface WindowRun extends WindowCounts, Interference {
   serverCpuCores: number | null;
   serverCpuUsPerPong: number | null;
   serverElu: number | null;
@@ -116,7 +123,7 @@ export interface WindowResult {
   medianClientCpuUsPerDatagram: number | null;
 }
 
-export interface OpenLoopRun extends OpenLoopCounts {
+export interface OpenLoopRun extends OpenLoopCounts, Interference {
   serverCpuCores: number | null;
   serverElu: number | null;
 }
@@ -131,7 +138,7 @@ export interface OpenLoopResult extends OpenLoopRun {
   serverSocketDrops: Array<number | null>;
 }
 
-export interface FullPathRun extends FullPathCounts {
+export interface FullPathRun extends FullPathCounts, Interference {
   /** Bonds the server completed in its measured interval, and per second of it. */
   bonds: number | null;
   bondsPerSec: number | null;
@@ -230,6 +237,8 @@ export interface LoopbackResult {
   serverPort: number;
   durationSec: number;
   machine: { cpu?: string; cores: number; availableParallelism: number; loadavg: number[]; node: string; platform: string };
+  /** CPU other processes used over the loopback run (null: not measured). */
+  foreignCpu: ForeignCpu | null;
   impls: ImplResult[];
 }
 
@@ -268,6 +277,11 @@ function planFor(quick: boolean): Plan {
 /** Children alive right now, killed on exit/SIGINT whatever happens. */
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;
+
+/** The server children alive right now (for the interference monitor). */
+export function livePids(): number[] {
+  return [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
+}
 
 function killAll(): void {
   for (const c of live) {
@@ -431,19 +445,39 @@ function fmtClient(c: ClientCost): string {
   return `client CPU ${c.clientCpuCores.toFixed(2)} cores (${c.clientCpuUsPerDatagram?.toFixed(1) ?? '?'} µs/datagram)`;
 }
 
-/** Server stats taken at the end of a measured interval: requested in onEnd, awaited after. */
+/**
+ * One measured interval: server stats requested in onEnd (awaited after),
+ * and the CPU other processes took meanwhile.
+ */
 class Interval {
   private end: Promise<ServerStats> | undefined;
+  private t0 = 0;
+  private t1 = 0;
   constructor(private readonly server: ServerProc) {}
-  readonly onStart = (): void => void this.server.reset().catch(() => undefined);
+  readonly onStart = (): void => {
+    this.t0 = performance.now();
+    void this.server.reset().catch(() => undefined);
+  };
   readonly onEnd = (): void => {
+    this.t1 = performance.now();
     this.end = this.server.stats(false);
     this.end.catch(() => undefined);
   };
   async stats(): Promise<ServerStats | null> {
     return this.end ? this.end.catch(() => null) : null;
   }
+  /** Mean cores other processes used over the interval. */
+  foreign(): number | null {
+    return interference()?.between(this.t0, this.t1)?.meanCores ?? null;
+  }
 }
+
+function fmtForeign(x: number | null): string {
+  return x === null ? '' : `, other processes ${x.toFixed(2)} cores${x > FOREIGN_WARN_CORES ? ' (DISTURBED)' : ''}`;
+}
+
+/** Other processes' CPU above this during an interval: its figures are flagged. */
+export const FOREIGN_WARN_CORES = 0.2;
 
 // ------------------------------------------------------------ phases
 
@@ -459,12 +493,13 @@ async function runWindowPhase(server: ServerProc, client: LoopbackClient, plan: 
       serverCpuCores: cores,
       serverCpuUsPerPong: cores !== null && counts.pongsPerSec > 0 ? (cores * 1e6) / counts.pongsPerSec : null,
       serverElu: st ? st.elu : null,
+      foreignCpuCores: iv.foreign(),
     };
     runs.push(run);
     log(
       `[loopback] ${label} ping->pong window ${r}/${plan.repeats}: ${fmtInt(run.pongsPerSec)} pongs/s` +
         (cores !== null ? `, server CPU ${cores.toFixed(2)} cores (${run.serverCpuUsPerPong!.toFixed(0)} µs/pong), ELU ${run.serverElu!.toFixed(2)}` : '') +
-        `, ${fmtClient(run)}, RTT ${fmtRtt(run.rtt)}, losses ${run.losses}, kernel drops: ${fmtDrops(run.kernelDrops)}`,
+        `, ${fmtClient(run)}, RTT ${fmtRtt(run.rtt)}, losses ${run.losses}, kernel drops: ${fmtDrops(run.kernelDrops)}${fmtForeign(run.foreignCpuCores)}`,
     );
     server.assertAlive();
   }
@@ -492,14 +527,15 @@ async function runSweep(server: ServerProc, client: LoopbackClient, plan: Plan, 
       const iv = new Interval(server);
       const counts = await client.runOpenLoop({ rate, durationMs: plan.sweepMs, onStart: iv.onStart, onEnd: iv.onEnd });
       const st = await iv.stats();
-      const run: OpenLoopRun = { ...counts, serverCpuCores: st ? st.cpuCoresUsed : null, serverElu: st ? st.elu : null };
+      const run: OpenLoopRun = { ...counts, serverCpuCores: st ? st.cpuCoresUsed : null, serverElu: st ? st.elu : null, foreignCpuCores: iv.foreign() };
       byRate.get(rate)!.push(run);
       log(
         `[loopback] ${label} open loop ${fmtInt(rate)} pps (${r}/${plan.repeats}): sent ${fmtInt(run.sentPerSec)}/s, received ${fmtInt(run.receivedPerSec)} pongs/s, ` +
           `loss ${run.lossPct.toFixed(1)}%, drain ${run.drainMs.toFixed(0)} ms, RTT~ ${fmtRtt(run.rtt)}, kernel drops: ${fmtDrops(run.kernelDrops)}` +
           (run.serverCpuCores !== null ? `, server CPU ${run.serverCpuCores.toFixed(2)} cores` : '') +
           `, ${fmtClient(run)}` +
-          (run.behind > 0 ? `, client fell behind by ${fmtInt(run.behind)} pings` : ''),
+          (run.behind > 0 ? `, client fell behind by ${fmtInt(run.behind)} pings` : '') +
+          fmtForeign(run.foreignCpuCores),
       );
       server.assertAlive();
     }
@@ -542,6 +578,7 @@ async function runFullPathPhase(
       serverCpuCores: cores,
       serverCpuUsPerBond: cores !== null && bondsPerSec ? (cores * 1e6) / bondsPerSec : null,
       serverElu: st ? st.elu : null,
+      foreignCpuCores: iv.foreign(),
     };
     runs.push(run);
     log(
@@ -549,7 +586,8 @@ async function runFullPathPhase(
         `${fmtInt(run.pongsPerSec)} pongs/s, ${fmtInt(run.pingBacksAnsweredPerSec)} ping-backs answered/s` +
         (cores !== null ? `, server CPU ${cores.toFixed(2)} cores (${run.serverCpuUsPerBond?.toFixed(0) ?? '?'} µs/bond)` : '') +
         `, ${fmtClient(run)}, ping->ping-back answered ${fmtRtt(run.rtt)}, lost ${run.lost}, re-pings answered ${run.repingsAnswered}, ` +
-        `unattributed ${run.unattributed}, pool ${fmtInt(run.poolUsed)}/${fmtInt(run.poolSize)}${run.poolExhausted ? ' EXHAUSTED (figure understated)' : ''}`,
+        `unattributed ${run.unattributed}, pool ${fmtInt(run.poolUsed)}/${fmtInt(run.poolSize)}${run.poolExhausted ? ' EXHAUSTED (figure understated)' : ''}` +
+        fmtForeign(run.foreignCpuCores),
     );
     server.assertAlive();
   }
@@ -700,6 +738,8 @@ export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult
   const started = Date.now();
   const { log } = opts;
   const plan = planFor(opts.quick);
+  // Standalone runs start it here; bench/index.ts has started it already.
+  if (interference() === undefined) startInterferenceMonitor(() => [process.pid, ...livePids()]);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', killAll);
@@ -711,6 +751,7 @@ export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   let client: LoopbackClient | undefined;
+  const tStart = performance.now();
   try {
     const subjects = [...(opts.subjects ?? defaultSubjects())];
     const kind = opts.clientSocket ?? 'native';
@@ -756,6 +797,7 @@ export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult
         node: process.version,
         platform: `${process.platform}-${process.arch}`,
       },
+      foreignCpu: interference()?.between(tStart, performance.now()) ?? null,
       impls: results,
     };
   } finally {
@@ -830,10 +872,12 @@ export function clientSocketFromArgv(argv: readonly string[]): ClientSocketKind 
 
 if (require.main === module) {
   const quick = process.argv.includes('--quick');
-  runLoopback({ quick, log: (s) => console.log(s), subjects: subjectsFromArgv(process.argv), clientSocket: clientSocketFromArgv(process.argv) })
+  const subjects = subjectsFromArgv(process.argv);
+  runLoopback({ quick, log: (s) => console.log(s), subjects, clientSocket: clientSocketFromArgv(process.argv) })
     .then((r) => {
       console.log('\n' + loopbackSummary(r) + '\n');
-      const dir = path.join(__dirname, '..', 'results');
+      // A run of chosen subjects goes to the temp dir: it must not replace the scoreboard's results.
+      const dir = subjects === undefined ? path.join(__dirname, '..', 'results') : os.tmpdir();
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, quick ? 'loopback-quick.json' : 'loopback.json');
       fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2) + '\n');

@@ -45,7 +45,7 @@ function subject(id: string, impl: ImplResult['impl'], label: string, pongs: num
     impl,
     ...(threads !== undefined ? { threads, threadsReported: threads } : {}),
     available: true,
-    window: { medianPongsPerSec: figOf(pongs).median, minPongsPerSec: Math.min(...pongs), maxPongsPerSec: Math.max(...pongs), medianClientCpuCores: 0.1 },
+    window: { medianPongsPerSec: figOf(pongs).median, minPongsPerSec: Math.min(...pongs), maxPongsPerSec: Math.max(...pongs), medianClientCpuCores: 0.1, runs: [] },
     fullPath: { medianBondsPerSec: figOf(bonds).median, minBondsPerSec: Math.min(...bonds), maxBondsPerSec: Math.max(...bonds), medianClientCpuCores: 0.3, runs: [] },
     openLoop: [openLoop(5_000, [4_990, 4_995, 5_000]), openLoop(20_000, [pongs[1], pongs[1], pongs[1]])],
     durationSec: 1,
@@ -109,6 +109,13 @@ describe('bench scoreboard', () => {
     const md = renderMarkdown(sb);
     assert.match(md, /\| \*\*10,000 \(9,900-10,100\)\*\* \|/);
     assert.equal(md.split('\n').length, sb.rows.length + 2);
+  });
+
+  it('says how much CPU other processes took, and names the disturbed intervals', () => {
+    const quiet = buildScoreboard({ suites: SUITES, micro: MICRO, loopback: null, microForeign: [{ what: 'micro a', cores: 0.01 }, { what: 'micro b', cores: 0.05 }] });
+    assert.match(quiet.notes.join('\n'), /Other processes used 0\.03 cores on average \(at most 0\.05\) during the 2 measured intervals/);
+    const busy = buildScoreboard({ suites: SUITES, micro: MICRO, loopback: null, microForeign: [{ what: 'micro a', cores: 0.9 }, { what: 'micro b', cores: 0.05 }] });
+    assert.match(busy.notes.join('\n'), /^DISTURBED: .* during 1 of 2 measured intervals .*worst: micro a 0\.90\)/m);
   });
 
   it('draws one polyline per subject with its sweep, a legend entry each, and escapes text', () => {
