@@ -79,7 +79,10 @@ export class LocalRecord {
     const probe = new LocalRecord(Buffer.from(privateKey), store, crypto, map, seq === 0n ? 1n : seq);
     const prev = store?.getMeta(LOCAL_RECORD_CONTENT_KEY);
     if (seq === 0n || prev === undefined || !prev.equals(probe.contentDigest)) {
-      seq += 1n;
+      // No seq on file (a new or reset DB): start from the time in ms, as
+      // geth does, so our new record is newer than any we published before
+      // the DB was lost (peers only refetch a record whose seq went up).
+      seq = seq === 0n ? BigInt(LocalRecord.now()) : seq + 1n;
       if (store !== undefined) {
         await store.setLocalSeq(seq);
         await store.putMeta(LOCAL_RECORD_CONTENT_KEY, probe.contentDigest);
@@ -88,6 +91,9 @@ export class LocalRecord {
     }
     return probe;
   }
+
+  /** The clock for a first seq (tests replace it). */
+  static now: () => number = Date.now;
 
   get seq(): bigint {
     return this.seqValue;

@@ -90,6 +90,26 @@ describe('decodeEnr (enr.json vectors, both forms)', () => {
 
 describe('LocalRecord', () => {
   const v4 = { ip: Buffer.from([1, 2, 3, 4]), udpPort: 30303, tcpPort: 30304 };
+  // A first seq comes from the clock (geth: the time in ms); these tests count from 1.
+  const realNow = LocalRecord.now;
+  before(() => {
+    LocalRecord.now = () => 1;
+  });
+  after(() => {
+    LocalRecord.now = realNow;
+  });
+
+  it('starts a node DB without a seq at the time in ms, so a record made after a DB reset is newer than any before', async () => {
+    LocalRecord.now = () => 1_700_000_000_123;
+    try {
+      const db = await NodeDB.open(null);
+      const local = await LocalRecord.create(generatePrivateKey(), {}, { store: db });
+      assert.equal(local.seq, 1_700_000_000_123n);
+      await db.close();
+    } finally {
+      LocalRecord.now = () => 1;
+    }
+  });
 
   it('holds id, secp256k1, endpoints and user pairs, verified by decodeEnr', async () => {
     const key = generatePrivateKey();
