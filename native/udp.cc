@@ -74,6 +74,8 @@ struct Meta {
 };
 static_assert(sizeof(Meta) == 112, "native-socket.ts reads 28 int32 words per datagram");
 constexpr int32_t kToOpen = -1;
+// The prefix of an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
+constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 constexpr int32_t kSkip = -2;
 static_assert(kSlabSize % alignof(Meta) == 0, "metadata follows the slab");
 
@@ -539,7 +541,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       *len = sizeof(sockaddr_in6);
     } else if (ip.len == 16) {
       // IPv4 socket: only an IPv4-mapped IPv6 destination is reachable.
-      static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
       if (memcmp(ip.data, kMapped, 12) != 0) return UV_EAFNOSUPPORT;
       auto* a = reinterpret_cast<sockaddr_in*>(ss);
       a->sin_family = AF_INET;
@@ -759,7 +760,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       auto* a = reinterpret_cast<const sockaddr_in6*>(addr);
       const uint8_t* ip = reinterpret_cast<const uint8_t*>(&a->sin6_addr);
       m.port = ntohs(a->sin6_port);
-      static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
       if (memcmp(ip, kMapped, 12) == 0) {
         // A dual-stack socket sees IPv4 peers as ::ffff:a.b.c.d; report
         // them as IPv4 so replies and table entries use the 4-byte form.

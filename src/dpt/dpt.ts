@@ -28,6 +28,7 @@ import { BanList } from './ban-list';
 import { KBucket } from './kbucket';
 import { peerInfoOf, Server } from './server';
 import { DPTEvent, DPTOptions, Events, PeerInfo } from './types';
+import { bytesToUnprefixedHex } from './util';
 
 /** ethjs: a peer whose ping fails is banned for 5 minutes. */
 const FAILED_PING_BAN_MS = 5 * 60 * 1000;
@@ -40,10 +41,6 @@ const ANNOUNCE_TTL_MS = 5 * 60 * 1000;
 const MAX_ANNOUNCED = 10_000;
 /** ethjs: closest peers returned and kept per bucket. */
 const CLOSEST = 16;
-
-function hexOf(id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
-}
 
 export class DPT {
   readonly events = new Events<DPTEvent>();
@@ -154,7 +151,7 @@ export class DPT {
           const closest = cfg.closest!;
           this.server.setClosest((hash, count) => {
             if (!this.confirmedOnly()) return closest(hash, count);
-            return this.discovery?.table.closest(hash, this.discovery.table.size, true).filter((n) => this.confirmedPeers.has(hexOf(n.id))).slice(0, count) ?? [];
+            return this.discovery?.table.closest(hash, this.discovery.table.size, true).filter((n) => this.confirmedPeers.has(bytesToUnprefixedHex(n.id))).slice(0, count) ?? [];
           });
           return transport;
         },
@@ -182,10 +179,10 @@ export class DPT {
   // ------------------------------------------------------------ table events
 
   private onNodeAdded(n: TableNode): void {
-    const hex = hexOf(n.id);
+    const hex = bytesToUnprefixedHex(n.id);
     const adding = this.adding;
     const info =
-      adding?.id !== undefined && hexOf(adding.id) === hex ? adding : (this.announced.get(hex)?.info ?? peerInfoOf(n));
+      adding?.id !== undefined && bytesToUnprefixedHex(adding.id) === hex ? adding : (this.announced.get(hex)?.info ?? peerInfoOf(n));
     const keys = KBucket.getKeys(info);
     for (const k of keys) this.index.set(k, info);
     this.keysOf.set(hex, keys);
@@ -193,7 +190,7 @@ export class DPT {
   }
 
   private onNodeRemoved(n: TableNode): void {
-    const hex = hexOf(n.id);
+    const hex = bytesToUnprefixedHex(n.id);
     const info = this.index.get(hex);
     for (const k of this.keysOf.get(hex) ?? []) if (this.index.get(k) === info) this.index.delete(k);
     this.keysOf.delete(hex);
@@ -203,7 +200,7 @@ export class DPT {
   /** A node answered our ping: announce it once ('peer:new') unless the table already has it. */
   private onNodeAlive(n: NodeRecordInfo): void {
     if (!this.shouldFindNeighbours || this.destroyed) return;
-    const hex = hexOf(n.id);
+    const hex = bytesToUnprefixedHex(n.id);
     if (this.index.has(hex) || this.banlist.has(n.id)) return;
     const now = Date.now();
     const seen = this.announced.get(hex);
@@ -226,7 +223,7 @@ export class DPT {
     let added: PeerInfo;
     try {
       added = await this.addPeer(peer);
-      if (added.id !== undefined) this.confirmedPeers.add(hexOf(added.id));
+      if (added.id !== undefined) this.confirmedPeers.add(bytesToUnprefixedHex(added.id));
     } catch (err) {
       this.events.emit('error', err as Error);
       return;
@@ -251,7 +248,7 @@ export class DPT {
     }
     const d = await this.ready();
     const id = info.id!;
-    const hex = hexOf(id);
+    const hex = bytesToUnprefixedHex(id);
     const now = Date.now();
     const seen = this.announced.get(hex);
     if (seen !== undefined && now - seen.atMs < ANNOUNCE_TTL_MS) {
@@ -293,7 +290,7 @@ export class DPT {
     if (table === undefined) return [];
     const out: PeerInfo[] = [];
     for (const n of table.nodes()) {
-      const info = this.index.get(hexOf(n.id));
+      const info = this.index.get(bytesToUnprefixedHex(n.id));
       if (info !== undefined) out.push(info);
     }
     return out;
@@ -309,16 +306,16 @@ export class DPT {
     if (table === undefined) return [];
     let peers = table
       .closest(keccak256(id), CLOSEST)
-      .map((n) => this.index.get(hexOf(n.id)))
+      .map((n) => this.index.get(bytesToUnprefixedHex(n.id)))
       .filter((p): p is PeerInfo => p !== undefined);
-    if (this.confirmedOnly()) peers = peers.filter((p) => this.confirmedPeers.has(hexOf(p.id!)));
+    if (this.confirmedOnly()) peers = peers.filter((p) => this.confirmedPeers.has(bytesToUnprefixedHex(p.id!)));
     return peers;
   }
 
   removePeer(obj: string | PeerInfo | Uint8Array): void {
     const peer = this.getPeer(obj);
     if (peer?.id === undefined) return;
-    this.confirmedPeers.delete(hexOf(peer.id));
+    this.confirmedPeers.delete(bytesToUnprefixedHex(peer.id));
     this.discovery?.table.remove(peer.id);
   }
 
@@ -365,7 +362,7 @@ export class DPT {
     if (this.lookingUp !== undefined) return this.lookingUp;
     const d = this.discovery;
     if (d === undefined || this.destroyed) return Promise.resolve();
-    const seedFilter = this.confirmedOnly() ? (n: TableNode) => this.confirmedPeers.has(hexOf(n.id)) : undefined;
+    const seedFilter = this.confirmedOnly() ? (n: TableNode) => this.confirmedPeers.has(bytesToUnprefixedHex(n.id)) : undefined;
     this.lookingUp = d
       .lookup(target, { seedFilter })
       .then(

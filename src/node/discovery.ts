@@ -34,7 +34,7 @@ import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import { listen, SocketKind } from '../transport/listen';
 import { Netlist } from '../transport/netutil';
 import { InboundPacket, Transport, TransportConfig, VerifiedNode } from '../transport/transport';
-import { isUnspecified } from '../transport/netutil';
+import { isUnspecified, isV4Mapped } from '../transport/netutil';
 import { ipToBytes, ipToString } from '../wire/ip';
 import { RlpInput } from '../wire/rlp';
 import type { Pong } from '../wire/types';
@@ -196,11 +196,6 @@ export interface DiscoveryOptions {
   clock?: Clock;
   /** Inject a ready transport (tests, simulation) instead of binding one. */
   transportFactory?: (cfg: Omit<TransportConfig, 'socket'>) => Promise<Transport>;
-}
-
-function isV4Mapped(ip: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
-  return ip[10] === 0xff && ip[11] === 0xff;
 }
 
 export interface LookupOptions {

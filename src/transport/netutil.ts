@@ -143,3 +143,10 @@ export function relayIPError(sender: Uint8Array, addr: Uint8Array): string | und
   if (isLAN(addr) && !isLAN(sender)) return 'LAN address from WAN host';
   return undefined;
 }
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d), 16 bytes. */
+export function isV4Mapped(ip: Uint8Array): boolean {
+  if (ip.length !== 16) return false;
+  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
+  return ip[10] === 0xff && ip[11] === 0xff;
+}

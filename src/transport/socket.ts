@@ -12,6 +12,7 @@ import * as dgram from 'node:dgram';
 import { isIPv4 } from 'node:net';
 import { DiscError } from '../errors';
 import { ipToBytes, ipToString } from '../wire/ip';
+import { isV4Mapped } from './netutil';
 
 /** Where a datagram came from. One object is reused for every datagram. */
 export interface RemoteAddress {
@@ -140,7 +141,7 @@ export class DgramPacketSocket implements PacketSocket {
       return false;
     }
     // Unwrap IPv4-mapped sources (::ffff:a.b.c.d), as geth does.
-    if (bytes.length === 16 && isMapped(bytes)) {
+    if (bytes.length === 16 && isV4Mapped(bytes)) {
       this.ip4.set(bytes.subarray(12));
       from.family = 4;
       from.ip = this.ip4;
@@ -191,11 +192,6 @@ export class DgramPacketSocket implements PacketSocket {
   stats(): Record<string, number> {
     return { sendErrors: this.sendErrors };
   }
-}
-
-function isMapped(ip: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (ip[i] !== 0) return false;
-  return ip[10] === 0xff && ip[11] === 0xff;
 }
 
 /** Binds a dgram socket with the given options. Rejects with BindError. */

@@ -23,23 +23,13 @@ import { bootnodeArgs, dbNodesAtStart } from '../db/fixtures/crash-helpers';
 import { JoinLoad } from '../db/fixtures/join-load';
 import { lmdbLayout } from './fixtures/lmdb-pages';
 import { CliResult, killAll, runCli, startBootnode, stop, tempDir, until } from './helpers';
+import { prng } from '../helpers/prng';
 
 const RESET_ADVICE = 'move or delete the directory to start fresh (its nodes will be re-learned)';
 const NODE_ARGS = ['--addr', '127.0.0.1:0', '--threads', '1', '--status-interval', '0'];
 /** CLI children at once: enough to keep the test short, few enough to leave the machine's other cores alone. */
 const PARALLEL = 3;
 
-/** Deterministic garbage and page picks (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function garbage(rand: () => number, bytes: number): Buffer {
   const b = Buffer.alloc(bytes);

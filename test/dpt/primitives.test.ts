@@ -29,6 +29,7 @@ import {
 } from '../../src/dpt/util';
 import { nobleKeccak256, nobleSecp256k1 } from '../helpers/noble-crypto';
 import { Eip8Vectors, NegativeVectors, hex, loadVectors } from '../helpers/vectors';
+import { prng } from '../helpers/prng';
 
 /** The parts of @ethereumjs/devp2p compared against (its CJS build). */
 interface Devp2p {
@@ -49,17 +50,6 @@ const { Common, Mainnet } = require('@ethereumjs/common') as typeof import('@eth
 
 // ------------------------------------------------------------------ helpers
 
-/** Seeded PRNG (mulberry32): random-looking inputs, same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Gen {
   private readonly next: () => number;
