@@ -10,10 +10,11 @@
  *   a forged type fails the hash check later anyway, and a datagram that
  *   would be refused costs no crypto. (reth's IngressHandler limits by IP
  *   before decoding too; geth has no limits.)
- * - AmplificationLedger: bytes we send to an endpoint that has not proven
- *   itself (no bond) may not exceed the bytes it sent us plus a small
- *   allowance (one pong and one ping-back), so a spoofed source can never
- *   make us send its victim more than the attacker sent us.
+ * - AmplificationLedger: bytes we send to an IP without a bond (pongs,
+ *   ping-backs) may not exceed what it sent us recently plus a small
+ *   allowance that refills over time, so a spoofed source can make us send
+ *   its victim little more than the attacker sent us, and an address is
+ *   never poisoned for good (see AmplificationLimits for the bound).
  *
  * Per-IP state lives in bounded maps; when full, the oldest entry goes
  * (which at worst resets that IP to a fresh, full bucket). IPv4 addresses
@@ -211,52 +212,125 @@ export class IngressLimiter {
 }
 
 /**
- * Bytes we may send to an endpoint without a bond: what it sent us plus
- * `allowanceBytes`. The allowance covers one exchange (our pong and our
- * ping-back, ~300 bytes, before its pong arrives and proves it).
+ * The amplification budget of one source IP. What we may send there without
+ * a bond is what it sent us recently (`credit`, which expires) plus an
+ * allowance that refills at a small rate (`tokens`, a token bucket), so
+ * over any interval t:
+ *
+ *   bytes sent to the IP <= bytes received from it + burstBytes + refillBytesPerSec * t
+ *
+ * A spoofed source can thus make us send its victim at most what the
+ * attacker itself sent, plus a trickle, and nothing poisons an address
+ * forever: an honest node behind a busy NAT address finds the allowance
+ * refilled a few seconds later.
+ */
+export interface AmplificationLimits {
+  /**
+   * Bytes of allowance an IP starts with and refills up to. Default 8,192:
+   * ping-backs to about 40 newcomers behind one address at once, before
+   * their pongs pay for them.
+   */
+  burstBytes?: number;
+  /**
+   * Allowance that ping-backs leave for pongs. Default 2,048. A pong (154
+   * bytes for IPv4) is a little larger than the smallest ping (125), so
+   * pongs draw on the allowance too; a flood of fresh keys that never
+   * answer stops getting ping-backs here, while pings are still answered.
+   */
+  pongReserveBytes?: number;
+  /** Allowance refilled per second. Default 256 (about one unanswered exchange every 1.2 s). */
+  refillBytesPerSec?: number;
+  /** Received bytes count as credit for this long after the last datagram from the IP. Default 30,000 ms. */
+  creditTtlMs?: number;
+  /** Credit banked per IP at most (bytes). Default 65,536. */
+  maxCreditBytes?: number;
+  /** Source IPs tracked at once (oldest dropped beyond). Default 100,000. */
+  maxTrackedIps?: number;
+}
+
+export const DEFAULT_AMPLIFICATION_LIMITS: Required<AmplificationLimits> = {
+  burstBytes: 8192,
+  pongReserveBytes: 2048,
+  refillBytesPerSec: 256,
+  creditTtlMs: 30_000,
+  maxCreditBytes: 65_536,
+  maxTrackedIps: 100_000,
+};
+
+class IpBudget {
+  constructor(
+    /** Allowance bytes left (refills at refillBytesPerSec up to burstBytes). */
+    public tokens: number,
+    public tokensMs: number,
+    /** Bytes received and not yet spent on replies; void after creditTtlMs without a datagram. */
+    public credit: number,
+    public creditMs: number,
+  ) {}
+}
+
+/**
+ * Bytes we may send to endpoints without a bond: replies to what they sent
+ * (pongs, ping-backs), never our own requests (revalidation, lookups,
+ * DB seeds: those go to nodes we chose, and are bounded by the table).
  */
 export class AmplificationLedger {
-  /** Per IP: bytes received from it and bytes sent to it while it had no bond. */
-  private readonly balance: BoundedMap<number | string, { recv: number; sent: number }>;
+  readonly limits: Required<AmplificationLimits>;
+  private readonly budgets: BoundedMap<number | string, IpBudget>;
   /** Totals over all unproven endpoints, for measurement. */
   bytesReceived = 0;
   bytesSent = 0;
   refusedBytes = 0;
 
-  constructor(
-    readonly allowanceBytes = 512,
-    maxTrackedIps = 100_000,
-  ) {
-    this.balance = new BoundedMap(Math.max(1, maxTrackedIps));
-  }
-
-  /** `bytes` arrived from `ip` (a verified datagram from a node without a bond there). */
-  received(ip: Uint8Array, bytes: number): void {
-    this.bytesReceived += bytes;
-    const key = ipMapKey(ip);
-    const e = this.balance.get(key);
-    if (e === undefined) this.balance.set(key, { recv: bytes, sent: 0 });
-    else e.recv += bytes;
-  }
-
-  /** May we send `bytes` to `ip` (no bond)? Books them if so. */
-  spend(ip: Uint8Array, bytes: number): boolean {
-    const key = ipMapKey(ip);
-    let e = this.balance.get(key);
-    if (e === undefined) {
-      e = { recv: 0, sent: 0 };
-      this.balance.set(key, e);
+  constructor(limits: AmplificationLimits = {}) {
+    this.limits = { ...DEFAULT_AMPLIFICATION_LIMITS, ...limits };
+    for (const [k, v] of Object.entries(this.limits)) {
+      if (!(typeof v === 'number' && v >= 0 && !Number.isNaN(v))) throw new RangeError(`amplification limit ${k} must be a number >= 0 (got ${String(v)})`);
     }
-    if (e.sent + bytes > e.recv + this.allowanceBytes) {
+    this.budgets = new BoundedMap(Math.max(1, this.limits.maxTrackedIps));
+  }
+
+  private budget(key: number | string, nowMs: number): IpBudget {
+    let b = this.budgets.get(key);
+    if (b === undefined) {
+      b = new IpBudget(this.limits.burstBytes, nowMs, 0, nowMs);
+      this.budgets.set(key, b);
+      return b;
+    }
+    const dt = nowMs - b.tokensMs;
+    if (dt > 0) {
+      b.tokens = Math.min(this.limits.burstBytes, b.tokens + (dt * this.limits.refillBytesPerSec) / 1000);
+      b.tokensMs = nowMs;
+    }
+    if (b.credit > 0 && nowMs - b.creditMs > this.limits.creditTtlMs) b.credit = 0;
+    return b;
+  }
+
+  /** `bytes` arrived from `ip` (a verified datagram) at `nowMs`. */
+  received(ip: Uint8Array, bytes: number, nowMs: number): void {
+    this.bytesReceived += bytes;
+    const b = this.budget(ipMapKey(ip), nowMs);
+    b.credit = Math.min(this.limits.maxCreditBytes, b.credit + bytes);
+    b.creditMs = nowMs;
+  }
+
+  /**
+   * May we send `bytes` to `ip` (no bond) at `nowMs`, leaving `reserve`
+   * bytes of allowance? Books them (credit first, then allowance) if so.
+   */
+  spend(ip: Uint8Array, bytes: number, nowMs: number, reserve = 0): boolean {
+    const b = this.budget(ipMapKey(ip), nowMs);
+    if (b.credit + b.tokens - reserve < bytes) {
       this.refusedBytes += bytes;
       return false;
     }
-    e.sent += bytes;
+    const fromCredit = Math.min(b.credit, bytes);
+    b.credit -= fromCredit;
+    b.tokens -= bytes - fromCredit;
     this.bytesSent += bytes;
     return true;
   }
 
   get trackedIps(): number {
-    return this.balance.size;
+    return this.budgets.size;
   }
 }

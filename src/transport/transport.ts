@@ -30,7 +30,7 @@ import { readBigUint } from '../wire/rlp';
 import { DEFAULT_EXPIRATION_SEC, Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
 import { Clock, systemClock } from './clock';
-import { AmplificationLedger, IngressLimiter, RateLimits, Refusal } from './limits';
+import { AmplificationLedger, AmplificationLimits, BoundedMap, IngressLimiter, RateLimits, Refusal } from './limits';
 import { Netlist, relayIPError } from './netutil';
 import { MatchResult, Matcher, PendingQueue } from './pending';
 import { SendPool } from './pool';
@@ -54,6 +54,26 @@ const ANY_NODE = '';
 export const MAX_DEFERRED_FINDNODES = 1024;
 /** geth maxFindnodeFailures: past this many failures we re-bond before asking again. */
 export const MAX_FINDNODE_FAILURES = 5;
+/**
+ * After a ping-back that got no pong, the same node at the same IP gets no
+ * new ping-back for this long, doubling per further failure up to
+ * PINGBACK_BACKOFF_MAX_MS (its pings are still answered with pongs). A key
+ * that pings and never answers would otherwise spend its IP's amplification
+ * allowance on every ping, and starve honest newcomers behind that address.
+ */
+export const PINGBACK_BACKOFF_MS = 5_000;
+export const PINGBACK_BACKOFF_MAX_MS = 5 * 60_000;
+
+/**
+ * Why we ping (reth's PingReason): a ping-back answers a ping from a node
+ * without a bond and is paid from that IP's amplification budget; our own
+ * requests (revalidation, lookups, DB seeds, the CLI's ping) go to nodes we
+ * chose and are not.
+ */
+const enum PingReason {
+  Request = 0,
+  PingBack = 1,
+}
 
 /** A node to talk to. */
 export interface RemoteNode {
@@ -122,8 +142,12 @@ export interface TransportConfig {
    */
   rateLimits?: RateLimits | false;
   /**
-   * Bytes we may send to an endpoint without a bond beyond what it sent us
-   * (anti-amplification; default 512: one pong and one ping-back). Infinity turns it off.
+   * The amplification budget for replies to endpoints without a bond
+   * (limits.ts DEFAULT_AMPLIFICATION_LIMITS); false turns it off.
+   */
+  amplification?: AmplificationLimits | false;
+  /**
+   * Shorthand for `amplification.burstBytes` (default 4,096); Infinity turns the budget off.
    */
   amplificationAllowance?: number;
   /** Source IPs to drop before any crypto (a ban list). */
@@ -249,6 +273,8 @@ export class Transport extends EventEmitter {
   /** Findnode requests held until the ping-back of their sender completes (see deferFindnode). */
   private readonly deferred = new Map<string, { id: Buffer; target: Buffer; ip: Buffer; port: number }>();
   private packetsDeferredAnswered = 0;
+  /** Nodes whose last ping-back got no pong: no new ping-back before `untilMs` (see PINGBACK_BACKOFF_MS). */
+  private readonly pingBackFailures = new BoundedMap<string, { untilMs: number; fails: number }>(100_000);
   /** Pings in flight to endpoints of unknown id (pingAddress): their pongs match on IP and token only. */
   private addressPings = 0;
   /** ensureBond waiters for an inbound ping, by bond key. */
@@ -319,8 +345,10 @@ export class Transport extends EventEmitter {
     this.onAbusiveIp = cfg.onAbusiveIp;
     this.unhandled = cfg.onUnhandled;
     if (cfg.rateLimits !== false) this.limiter = new IngressLimiter(cfg.rateLimits ?? {}, this.clock.now());
-    const allowance = cfg.amplificationAllowance ?? 512;
-    if (allowance !== Infinity) this.ledger = new AmplificationLedger(allowance);
+    const allowance = cfg.amplificationAllowance;
+    if (cfg.amplification !== false && allowance !== Infinity) {
+      this.ledger = new AmplificationLedger({ ...(allowance === undefined ? {} : { burstBytes: allowance }), ...(cfg.amplification ?? {}) });
+    }
     // With our native crypto, a socket that can do it verifies datagrams
     // and seals replies on its own threads (all cores); the cheap rejects
     // (netrestrict, rate limits) run before that crypto, as they do here.
@@ -392,7 +420,7 @@ export class Transport extends EventEmitter {
       return;
     }
     // Credit for replies to this IP while it has no bond (amplification ledger).
-    this.ledger?.received(from.ip, len);
+    this.ledger?.received(from.ip, len, this.clock.now());
     try {
       switch (type) {
         case PacketType.Ping:
@@ -445,9 +473,14 @@ export class Transport extends EventEmitter {
     return false;
   }
 
-  /** Books `len` bytes to an endpoint without a bond; false (counted) if that would amplify. */
-  private spendUnproven(ip: Uint8Array, len: number): boolean {
-    if (this.ledger === undefined || this.ledger.spend(ip, len)) return true;
+  /**
+   * Books `len` bytes to an endpoint without a bond; false (counted) if
+   * that would amplify. Ping-backs leave the pong reserve untouched.
+   */
+  private spendUnproven(ip: Uint8Array, len: number, reason: PingReason | undefined): boolean {
+    const ledger = this.ledger;
+    if (ledger === undefined) return true;
+    if (ledger.spend(ip, len, this.clock.now(), reason === PingReason.PingBack ? ledger.limits.pongReserveBytes : 0)) return true;
     this.drops.amplification++;
     return false;
   }
@@ -469,8 +502,10 @@ export class Transport extends EventEmitter {
   private handlePing(view: PacketView, from: RemoteAddress): void {
     const now = this.wallNow();
     const rec = this.bonds.upsert(view.nodeId, 0, from.ip);
-    // Reply to the datagram's real source, whatever the ping claims.
-    this.sendPong(view, from, now - rec.lastPongReceivedMs > this.bondExpirationMs);
+    const unproven = now - rec.lastPongReceivedMs > this.bondExpirationMs;
+    // Reply to the datagram's real source, whatever the ping claims. A pong
+    // the budget refuses takes the ping-back with it: never ping-back alone.
+    const ponged = this.sendPong(view, from, unproven);
     rec.lastPingReceivedMs = now;
     if (this.pingWaiters.size > 0) {
       const key = latin1(view.nodeId) + ipKeyOf(from.ip);
@@ -481,28 +516,29 @@ export class Transport extends EventEmitter {
       }
     }
     const wantsInbound = this.listenerCount('inboundNode') > 0;
-    if (now - rec.lastPongReceivedMs > this.bondExpirationMs) {
+    if (unproven) {
       // No endpoint proof on file: ping back so both sides are bonded; the
       // node becomes a table candidate only once it answers. (Keys are
       // built here only: once per new node, not per ping.)
       const nodeKey = latin1(view.nodeId);
       const ipKey = ipKeyOf(from.ip);
       const key = nodeKey + ipKey;
-      if (!this.pingBacks.has(key) && !this.closed) {
+      if (ponged && !this.pingBacks.has(key) && !this.closed && !this.pingBackBackedOff(key)) {
         this.pingBacks.add(key);
         const node = this.verifiedFromView(view, from);
-        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey, undefined, true)
-          .then(
-            () => {
-              this.pingBacks.delete(key);
-              this.releaseDeferred(key, true);
-              if (wantsInbound || this.listenerCount('inboundNode') > 0) this.emit('inboundNode', node);
-            },
-            () => {
-              this.pingBacks.delete(key);
-              this.releaseDeferred(key, false);
-            },
-          );
+        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey, undefined, PingReason.PingBack).then(
+          () => {
+            this.pingBacks.delete(key);
+            this.pingBackFailures.delete(key);
+            this.releaseDeferred(key, true);
+            if (wantsInbound || this.listenerCount('inboundNode') > 0) this.emit('inboundNode', node);
+          },
+          () => {
+            this.pingBacks.delete(key);
+            this.pingBackFailed(key);
+            this.releaseDeferred(key, false);
+          },
+        );
       }
     } else if (wantsInbound) {
       this.emit('inboundNode', this.verifiedFromView(view, from));
@@ -510,13 +546,28 @@ export class Transport extends EventEmitter {
     this.emitPacket(view, from);
   }
 
+  /** Whether `key` (node + IP) is in its back-off after an unanswered ping-back. */
+  private pingBackBackedOff(key: string): boolean {
+    if (this.pingBackFailures.size === 0) return false;
+    const f = this.pingBackFailures.get(key);
+    return f !== undefined && this.clock.now() < f.untilMs;
+  }
+
+  private pingBackFailed(key: string): void {
+    const fails = (this.pingBackFailures.get(key)?.fails ?? 0) + 1;
+    const wait = Math.min(PINGBACK_BACKOFF_MAX_MS, PINGBACK_BACKOFF_MS * 2 ** (fails - 1));
+    this.pingBackFailures.delete(key);
+    this.pingBackFailures.set(key, { untilMs: this.clock.now() + wait, fails });
+  }
+
   private verifiedFromView(view: PacketView, from: RemoteAddress): VerifiedNode {
     return { id: Buffer.from(view.nodeId), ip: Buffer.from(from.ip), udpPort: from.port, tcpPort: view.fromTcp };
   }
 
-  private sendPong(view: PacketView, from: RemoteAddress, unproven: boolean): void {
+  /** Sends the pong to `view`'s ping; false if it did not go out (budget, send pool). */
+  private sendPong(view: PacketView, from: RemoteAddress, unproven: boolean): boolean {
     const slot = this.acquire();
-    if (slot < 0) return;
+    if (slot < 0) return false;
     const pool = this.pool;
     const len = writePongRaw(
       pool.slab,
@@ -529,11 +580,11 @@ export class Transport extends EventEmitter {
       this.expiration(),
       this.localSeq,
     );
-    if (unproven && len > 0 && !this.spendUnproven(from.ip, len)) {
+    if (unproven && len > 0 && !this.spendUnproven(from.ip, len, undefined)) {
       pool.release(slot);
-      return;
+      return false;
     }
-    this.sealAndSend(slot, len, PacketType.Pong, from.ip, from.port);
+    return this.sealAndSend(slot, len, PacketType.Pong, from.ip, from.port);
   }
 
   // ------------------------------------------------------------ PONG/v4
@@ -711,7 +762,7 @@ export class Transport extends EventEmitter {
     token: Buffer | undefined,
     write: (buf: Buffer, off: number) => number,
     timeoutMs = this.respTimeoutMs,
-    unproven = false,
+    reason = PingReason.Request,
   ): void {
     if (this.closed) {
       m.onDone(new ClosedError());
@@ -730,9 +781,9 @@ export class Transport extends EventEmitter {
       m.onDone(new InvalidArgumentError('request packet could not be built'));
       return;
     }
-    if (unproven && !this.spendUnproven(ip, len)) {
+    if (reason === PingReason.PingBack && !this.spendUnproven(ip, len, reason)) {
       this.pool.release(slot);
-      m.onDone(new DiscError('AMPLIFICATION', 'not sent: the endpoint has no bond and has not sent us enough to cover it'));
+      m.onDone(new DiscError('AMPLIFICATION', 'ping-back not sent: the amplification budget of this IP is spent'));
       return;
     }
     if (token !== undefined) this.pool.slab.copy(token, 0, off, off + 32);
@@ -757,7 +808,7 @@ export class Transport extends EventEmitter {
   /** Pings a node; resolves with what its pong said. Rejects with TimeoutError / ClosedError / QueueFullError. */
   ping(node: RemoteNode, opts: RequestOptions = {}): Promise<PongInfo> {
     const n = checkNode(node);
-    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip), opts.timeoutMs, !this.isBonded(n.id, n.ip));
+    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip), opts.timeoutMs, PingReason.Request);
   }
 
   /**
@@ -773,14 +824,14 @@ export class Transport extends EventEmitter {
     const ipBytes = toIpBytes(ip);
     this.addressPings++;
     try {
-      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs, true);
+      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs, PingReason.Request);
       return info as PongInfo & { id: Buffer };
     } finally {
       this.addressPings--;
     }
   }
 
-  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs?: number, unproven = false): Promise<PongInfo> {
+  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs: number | undefined, reason: PingReason): Promise<PongInfo> {
     return new Promise<PongInfo>((resolve, reject) => {
       const token = Buffer.allocUnsafe(32);
       const sentAt = this.clock.now();
@@ -810,7 +861,7 @@ export class Transport extends EventEmitter {
       this.request(m, ip, udpPort, PacketType.Ping, token, (buf, off) =>
         writePingRaw(buf, off, PING_VERSION, ourIp, this.ourUdp, this.ourTcp, ip, udpPort, 0, this.expiration(), this.localSeq),
         timeoutMs,
-        unproven,
+        reason,
       );
     });
   }
@@ -843,7 +894,7 @@ export class Transport extends EventEmitter {
       }, this.respTimeoutMs * 2);
       timer.unref?.();
     });
-    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey, undefined, !this.isBonded(n.id, n.ip));
+    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey, undefined, PingReason.Request);
     await pinged;
     return this.bonds.upsert(n.id, 0, n.ip);
   }

@@ -215,9 +215,22 @@ function readUintItem(buf: Uint8Array, pos: number, limit: number, maxBytes: num
   return uintOut < 0 ? -1 : item.end;
 }
 
+/**
+ * The expiration as geth reads it: `time.Unix(int64(ts))`, so a uint64 of
+ * 2^63 or more is a negative time, long past (geth's v4test sends
+ * 2^64 - (now + 20) and expects no reply). It is kept as that negative
+ * number of seconds.
+ */
 function readExpiration(view: PacketView, buf: Uint8Array, pos: number, limit: number): number {
+  const start = pos;
   pos = readUintItem(buf, pos, limit, 8);
-  view.expiration = uintOut;
+  // A canonical 8-byte uint whose top bit is set (0x88, then a first byte
+  // >= 0x80): two's complement from its 32-bit halves, exact near zero.
+  if (pos >= 0 && buf[start] === 0x88 && buf[start + 1] >= 0x80) {
+    const hi = (buf[start + 1] << 24) | (buf[start + 2] << 16) | (buf[start + 3] << 8) | buf[start + 4];
+    const lo = ((buf[start + 5] << 24) | (buf[start + 6] << 16) | (buf[start + 7] << 8) | buf[start + 8]) >>> 0;
+    view.expiration = hi * 4294967296 + lo;
+  } else view.expiration = uintOut;
   return pos;
 }
 

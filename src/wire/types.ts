@@ -130,6 +130,7 @@ export interface Ping extends PacketBase {
   version: number;
   from: Endpoint;
   to: Endpoint;
+  /** Unix seconds. A uint64 of 2^63 or more reads as negative, as geth reads it (int64): long past. */
   expiration: number;
   /** Absent when the packet carries none, or (EIP-8) the slot is not an integer. */
   enrSeq?: bigint;

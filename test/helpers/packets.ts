@@ -208,3 +208,8 @@ export function flipped(buf: Uint8Array, i: number, mask = 0x01): Buffer {
 export function testKey(label: string): Buffer {
   return createHash('sha256').update(label).digest();
 }
+
+/** An expiration as geth reads it (int64 seconds): a uint64 of 2^63 or more is negative. */
+export function int64Seconds(v: number | bigint): number {
+  return Number(BigInt.asIntN(64, BigInt(v)));
+}

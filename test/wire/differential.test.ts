@@ -22,7 +22,7 @@ import {
   packetFromView,
   parseBody,
 } from '../../src';
-import { AnyFields, fieldsOf, testKey } from '../helpers/packets';
+import { AnyFields, fieldsOf, int64Seconds, testKey } from '../helpers/packets';
 import { toHex } from '../helpers/vectors';
 
 // ---------------------------------------------------------------- reference decoder
@@ -84,20 +84,20 @@ function refDecode(type: PacketType, data: Tree): RefResult | undefined {
       const to = endpoint(it[2]);
       const expiration = uint(it[3], 8);
       if (version === undefined || !from || !to || expiration === undefined) return undefined;
-      return withSeq(4, { version: Number(version), from, to, expiration: Number(expiration) });
+      return withSeq(4, { version: Number(version), from, to, expiration: int64Seconds(expiration) });
     }
     case PacketType.Pong: {
       const to = endpoint(it[0]);
       const replyToken = fixed(it[1], 32);
       const expiration = uint(it[2], 8);
       if (!to || replyToken === undefined || expiration === undefined) return undefined;
-      return withSeq(3, { to, replyToken, expiration: Number(expiration) });
+      return withSeq(3, { to, replyToken, expiration: int64Seconds(expiration) });
     }
     case PacketType.Findnode: {
       const target = fixed(it[0], 64);
       const expiration = uint(it[1], 8);
       if (target === undefined || expiration === undefined) return undefined;
-      return { target, expiration: Number(expiration), rest: raw(it.slice(2)) };
+      return { target, expiration: int64Seconds(expiration), rest: raw(it.slice(2)) };
     }
     case PacketType.Neighbors: {
       const list = it[0];
@@ -111,12 +111,12 @@ function refDecode(type: PacketType, data: Tree): RefResult | undefined {
         if (!ep || id === undefined) return undefined;
         nodes.push({ ...ep, id });
       }
-      return { nodes, expiration: Number(expiration), rest: raw(it.slice(2)) };
+      return { nodes, expiration: int64Seconds(expiration), rest: raw(it.slice(2)) };
     }
     case PacketType.EnrRequest: {
       const expiration = uint(it[0], 8);
       if (expiration === undefined) return undefined;
-      return { expiration: Number(expiration), rest: raw(it.slice(1)) };
+      return { expiration: int64Seconds(expiration), rest: raw(it.slice(1)) };
     }
     case PacketType.EnrResponse: {
       const replyToken = fixed(it[0], 32);
