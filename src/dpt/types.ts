@@ -21,7 +21,7 @@ export interface DPTServerOptions {
   common?: CommonLike;
   /** discv4-native extension: ingress rate limits (TransportConfig.rateLimits; default on, false: off). */
   rateLimits?: RateLimits | false;
-  /** discv4-native extension: the anti-amplification allowance in bytes (default 512; Infinity: off). */
+  /** discv4-native extension: the amplification allowance in bytes per IP (refilling; default 8,192; Infinity: off). */
   amplificationAllowance?: number;
 }
 
