@@ -2,7 +2,8 @@
 // build by name. One implementation serves both module systems, so classes
 // such as DecodeError are the same objects for `import` and `require`
 // (no dual-package hazard), and the native addon is loaded once.
-// Entries: the package root (index.mjs) and the ethjs-compatible DPT (dpt.mjs).
+// Entries: the package root (index.mjs), the ethjs-compatible DPT (dpt.mjs)
+// and discv5 beside discv4 (v5.mjs).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -14,6 +15,7 @@ fs.mkdirSync(out, { recursive: true });
 const ENTRIES = [
   { cjs: 'index.js', esm: 'index' },
   { cjs: 'dpt/index.js', esm: 'dpt' },
+  { cjs: 'v5/index.js', esm: 'v5' },
 ];
 
 for (const entry of ENTRIES) {

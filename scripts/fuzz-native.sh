@@ -8,12 +8,12 @@
 # and Keccak C sources of the installed `secp256k1` and `keccak` npm packages,
 # located through Node's module resolution and compiled with binding.gyp's
 # defines (nothing third-party is copied into the repository). Seeds the
-# corpus with the packets, keys and signatures of ../shared/vectors, runs for
+# corpus with the packets, keys and signatures of test/vectors, runs for
 # SECONDS, and prints the executions run. Exit status: 0 clean, 1 a finding
 # (the input is saved under $FUZZ_OUT/artifacts/), 2 no clang.
 #
 # Environment: FUZZ_OUT (default build/fuzz), CC / CXX (default clang /
-# clang++), VECTORS_DIR (default ../shared/vectors), FUZZ_ARGS (extra
+# clang++), VECTORS_DIR (default test/vectors), FUZZ_ARGS (extra
 # libFuzzer flags), FUZZ_STRICT_ALIGNMENT=1 (see the Keccak objects below). Be polite on shared machines: nice -n 19 scripts/fuzz-native.sh 300
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +26,7 @@ fi
 CC="${CC:-clang}"
 CXX="${CXX:-clang++}"
 OUT="${FUZZ_OUT:-build/fuzz}"
-VECTORS_DIR="${VECTORS_DIR:-../shared/vectors}"
+VECTORS_DIR="${VECTORS_DIR:-test/vectors}"
 
 if ! command -v "$CC" >/dev/null 2>&1 || ! command -v "$CXX" >/dev/null 2>&1; then
   cat >&2 <<EOF

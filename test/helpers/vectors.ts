@@ -1,15 +1,15 @@
 /**
- * Loads the shared test vectors (../shared/vectors beside the repository,
- * see its README.md) and converts hex. The vectors are data: they are read
- * at run time, never copied into the tests.
+ * Loads the test vectors (test/vectors, copied from the project's shared
+ * vector set; test/vectors/README.md names each file's sources) and
+ * converts hex. Tests read nothing outside the repository.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** The repository root (this file is test/helpers/vectors.ts). */
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-/** The vector directory: `shared/vectors` next to the repository. */
-export const VECTORS_DIR = path.join(REPO_ROOT, '..', 'shared', 'vectors');
+/** The vector directory, inside the repository. */
+export const VECTORS_DIR = path.join(REPO_ROOT, 'test', 'vectors');
 
 const cache = new Map<string, unknown>();
 
@@ -20,7 +20,7 @@ export function loadVectors<T>(name: string): T {
   if (data === undefined) {
     const full = path.join(VECTORS_DIR, file);
     if (!fs.existsSync(full)) {
-      throw new Error(`test vectors not found: ${full} (expected ../shared/vectors beside the repository)`);
+      throw new Error(`test vectors not found: ${full} (test/vectors is part of the repository: is the checkout complete?)`);
     }
     data = JSON.parse(fs.readFileSync(full, 'utf8')) as unknown;
     cache.set(file, data);
