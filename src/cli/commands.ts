@@ -5,12 +5,13 @@
  * in-memory node DB, do their job within --timeout, and close.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { existsSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { access, constants as fsConstants, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { generatePrivateKey, keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { parseRecord, signRecord } from '../enr/record';
-import { InvalidArgumentError, TimeoutError } from '../errors';
+import { DiscError, InvalidArgumentError, TimeoutError } from '../errors';
 import { LookupNode } from '../lookup/lookup';
 import { Discovery } from '../node/discovery';
 import { formatEnode } from '../node/enode';
@@ -19,7 +20,7 @@ import { Transport } from '../transport/transport';
 import { ipToBytes, ipToString } from '../wire/ip';
 import type { Io } from './bootnode';
 import { describeRecord, encodeEnrText, enodeOf, formatRows, NodeArg, parseNodeArg } from './enr-text';
-import { CliError, usageError } from './errors';
+import { CliError, EXIT_USAGE, usageError } from './errors';
 import { BanList } from '../node/bans';
 import { NodeDB } from '../db';
 import { Options } from './flags';
@@ -27,6 +28,8 @@ import { parseKeyHex, readKeyFile, writeKeyFile } from './keyfile';
 
 /** Per-request reply timeout of the one-shot commands: geth's 500 ms is tight across continents. */
 const ONESHOT_RESP_TIMEOUT_MS = 1_000;
+/** Attempts that fail at once (a send refused, an ICMP error) are spaced by at least this much. */
+const MIN_ATTEMPT_SPACING_MS = 250;
 /** ENR requests in flight during a crawl. */
 const CRAWL_ENR_CONCURRENCY = 16;
 /** Consecutive random lookups that find no new node before a crawl ends early. */
@@ -60,28 +63,89 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** Retries `fn` on TimeoutError until `timeoutMs` has passed; other errors end it at once. */
-async function withRetries<T>(what: string, timeoutMs: number, respTimeoutMs: number, fn: () => Promise<T>): Promise<T> {
-  const started = Date.now();
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await fn();
-    } catch (err) {
-      if (!(err instanceof TimeoutError)) throw new CliError(`${what}: ${(err as Error).message}`);
-      if (Date.now() - started + respTimeoutMs > timeoutMs) {
-        throw new CliError(`${what}: no answer (${attempt} attempt${attempt > 1 ? 's' : ''} in ${seconds(Date.now() - started)})`);
-      }
-    }
+/** A --timeout as the operator gave it: 500 ms, 1.5 s, 30 s. */
+function duration(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${Number((ms / 1000).toFixed(3))} s`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
+}
+
+/** The --timeout of a one-shot command, counted from the command's start (monotonic clock). */
+class Deadline {
+  private readonly end: number;
+  constructor(readonly timeoutMs: number) {
+    this.end = performance.now() + timeoutMs;
+  }
+  /** Milliseconds left (0 once passed), whole and at least 1 while any time is left. */
+  get left(): number {
+    const ms = this.end - performance.now();
+    return ms <= 0 ? 0 : Math.max(1, Math.ceil(ms));
+  }
+  /** "within --timeout 1.5 s" */
+  get text(): string {
+    return `within --timeout ${duration(this.timeoutMs)}`;
   }
 }
 
-/** Rejects with `what` timed out when `p` takes longer than ms. */
-function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+const EXPIRED: unique symbol = Symbol('expired');
+
+/** `p`, or EXPIRED if it has not settled after `ms` (p goes on; its outcome is dropped). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | typeof EXPIRED> {
   let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CliError(`${what}: no result within ${seconds(ms)}`)), ms);
-  });
+  const t = new Promise<typeof EXPIRED>((r) => (timer = setTimeout(() => r(EXPIRED), ms)));
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Error codes that mean a bad argument rather than a failed attempt: retrying
+ * cannot help, so they end the command at once (exit 2). The same set as
+ * main.ts's USAGE_CODES.
+ */
+const USAGE_CODES = new Set(['BAD_ENODE', 'BAD_ENR', 'BAD_CIDR', 'INVALID_ARGUMENT', 'USAGE']);
+
+function isUsageError(err: unknown): boolean {
+  if (err instanceof CliError) return err.exitCode === EXIT_USAGE;
+  return err instanceof DiscError && USAGE_CODES.has(err.code);
+}
+
+/** How the attempts of a one-shot command went, for its failure line. */
+interface Attempts {
+  count: number;
+  /** The last attempt's failure, when it was more than "no answer in time". */
+  lastError?: Error;
+}
+
+function attemptsText(a: Attempts, noun = 'attempt'): string {
+  const last = a.lastError !== undefined && !(a.lastError instanceof TimeoutError) ? `; last: ${a.lastError.message}` : '';
+  return `${a.count} ${noun}${a.count === 1 ? '' : 's'}${last}`;
+}
+
+/**
+ * Runs `attempt` until it yields a value or the deadline passes, and
+ * resolves with that value or undefined. An attempt that throws or yields
+ * undefined is retried (a lost datagram, a peer not yet bonded, a refused
+ * send); one still running when the deadline passes is abandoned. Usage
+ * errors end it at once. `attempt` gets the time left, to clip its own
+ * request timeout.
+ */
+async function retryUntil<T>(what: string, dl: Deadline, a: Attempts, attempt: (leftMs: number) => Promise<T | undefined>): Promise<T | undefined> {
+  for (let left = dl.left; left > 0; left = dl.left) {
+    const t0 = performance.now();
+    a.count++;
+    try {
+      const r = await within(attempt(left), left);
+      if (r === EXPIRED) return undefined;
+      if (r !== undefined) return r;
+      a.lastError = undefined;
+    } catch (err) {
+      if (isUsageError(err)) throw err instanceof CliError ? err : usageError(`${what}: ${(err as Error).message}`);
+      a.lastError = err instanceof Error ? err : new Error(String(err));
+    }
+    await sleep(Math.min(MIN_ATTEMPT_SPACING_MS - (performance.now() - t0), dl.left));
+  }
+  return undefined;
 }
 
 async function withTransport<T>(o: Options, io: Io, respTimeoutMs: number, fn: (t: Transport) => Promise<T>): Promise<T> {
@@ -155,10 +219,20 @@ export async function cmdKeyinfo(o: Options, io: Io): Promise<number> {
 
 // ---------------------------------------------------------------- ping, requestenr, resolve
 
+/** Our request timeout for the next attempt: the usual one, clipped to the time left. */
+function respTimeout(left: number): number {
+  return Math.min(ONESHOT_RESP_TIMEOUT_MS, left);
+}
+
 export async function cmdPing(o: Options, io: Io): Promise<number> {
+  const dl = new Deadline(o.timeoutMs);
   const node = await parseNodeArg(o.args[0]);
-  const resp = Math.min(ONESHOT_RESP_TIMEOUT_MS, o.timeoutMs);
-  const pong = await withTransport(o, io, resp, (t) => withRetries(`ping ${where(node)}`, o.timeoutMs, resp, () => t.ping(node)));
+  const what = `ping ${where(node)}`;
+  const a: Attempts = { count: 0 };
+  const pong = await withTransport(o, io, respTimeout(o.timeoutMs), (t) =>
+    retryUntil(what, dl, a, (left) => t.ping(node, { timeoutMs: respTimeout(left) })),
+  );
+  if (pong === undefined) throw new CliError(`${what}: no pong ${dl.text} (${attemptsText(a, 'ping')})`);
   const seen = where({ ip: pong.to.ip, udpPort: pong.to.udpPort });
   io.out(`pong from ${where(node)}: rtt ${pong.rttMs.toFixed(2)} ms, enr-seq ${pong.enrSeq ?? 'none'}, sees us at ${seen}\n`);
   return 0;
@@ -169,9 +243,14 @@ function printRecord(io: Io, record: Buffer): void {
 }
 
 export async function cmdRequestEnr(o: Options, io: Io): Promise<number> {
+  const dl = new Deadline(o.timeoutMs);
   const node = await parseNodeArg(o.args[0]);
-  const resp = Math.min(ONESHOT_RESP_TIMEOUT_MS, o.timeoutMs);
-  const record = await withTransport(o, io, resp, (t) => withRetries(`requestenr ${where(node)}`, o.timeoutMs, resp, () => t.requestENR(node)));
+  const what = `requestenr ${where(node)}`;
+  const a: Attempts = { count: 0 };
+  // requestENR bonds first when needed (ping, then wait for the node's ping): each
+  // step has the transport's timeout, and retryUntil abandons an attempt at the deadline.
+  const record = await withTransport(o, io, respTimeout(o.timeoutMs), (t) => retryUntil(what, dl, a, () => t.requestENR(node)));
+  if (record === undefined) throw new CliError(`${what}: no ENR response ${dl.text} (${attemptsText(a)})`);
   printRecord(io, record);
   return 0;
 }
@@ -185,34 +264,41 @@ function seqOf(record: Buffer | undefined): bigint {
 /**
  * geth's Resolve: ask the node for its record; if it does not answer at
  * that endpoint, look its id up through the bootnodes and ask it where the
- * lookup found it. Prints the newest record seen (the argument's, if it
- * was an ENR with a higher seq).
+ * lookup found it. Retried until --timeout; prints the newest record seen
+ * (the argument's, if it was an ENR with a higher seq than the answer).
  */
 export async function cmdResolve(o: Options, io: Io): Promise<number> {
+  const dl = new Deadline(o.timeoutMs);
   const node = await parseNodeArg(o.args[0]);
   const idText = node.id.toString('hex');
+  const what = `resolve ${idText.slice(0, 16)}...`;
+  const a: Attempts = { count: 0 };
+  /** Where lookups found the node, when not at the argument's endpoint. */
+  let foundAt: NodeArg | undefined;
+  let lookups = 0;
   const record = await withDiscovery(o, io, (d) =>
-    deadline(
-      (async () => {
-        try {
-          return await d.transport.requestENR(node);
-        } catch {
-          if (o.bootnodes.length === 0) return undefined;
-        }
-        const found = await d.lookup(node.id);
-        const at = found.find((n) => n.id.equals(node.id)) ?? d.table.getNode(node.id);
-        if (at === undefined) return undefined;
-        return d.transport.requestENR(at).catch(() => undefined);
-      })(),
-      o.timeoutMs,
-      'resolve',
-    ),
+    retryUntil(what, dl, a, async () => {
+      try {
+        return await d.transport.requestENR(node);
+      } catch (err) {
+        if (o.bootnodes.length === 0 || isUsageError(err)) throw err;
+      }
+      lookups++;
+      const found = await d.lookup(node.id);
+      const at = found.find((n) => n.id.equals(node.id)) ?? d.table.getNode(node.id);
+      if (at === undefined) return undefined;
+      if (!Buffer.from(at.ip).equals(node.ip) || at.udpPort !== node.udpPort) foundAt = { id: node.id, ip: Buffer.from(at.ip), udpPort: at.udpPort, tcpPort: at.tcpPort };
+      return d.transport.requestENR(at);
+    }),
   );
-  if (record === undefined && node.record === undefined) {
-    const how = o.bootnodes.length === 0 ? ' (give --bootnodes to look it up)' : ' nor found by a lookup';
-    throw new CliError(`resolve: node ${idText.slice(0, 16)}... did not answer at ${where(node)}${how}`);
+  if (record === undefined) {
+    let how: string;
+    if (o.bootnodes.length === 0) how = '; give --bootnodes to look it up';
+    else if (foundAt !== undefined) how = `; a lookup found it at ${where(foundAt)}, where it did not answer either`;
+    else how = lookups === 0 ? '' : `; ${lookups === 1 ? 'a lookup' : `${lookups} lookups`} via --bootnodes did not find it`;
+    throw new CliError(`${what}: no ENR response from ${where(node)} ${dl.text} (${attemptsText(a)})${how}`);
   }
-  printRecord(io, seqOf(record) >= seqOf(node.record) ? record! : node.record!);
+  printRecord(io, node.record !== undefined && seqOf(node.record) > seqOf(record) ? node.record : record);
   return 0;
 }
 
@@ -229,12 +315,65 @@ function needBootnodes(o: Options): void {
 }
 
 export async function cmdLookup(o: Options, io: Io): Promise<number> {
+  const dl = new Deadline(o.timeoutMs);
   needBootnodes(o);
   const target = o.args[0] !== undefined ? parseTarget(o.args[0]) : randomBytes(64);
-  const found = await withDiscovery(o, io, (d) => deadline(d.lookup(target), o.timeoutMs, 'lookup'));
-  if (found.length === 0) throw new CliError('lookup: found no nodes (do the bootnodes answer? try discv4 ping <bootnode>)');
+  const a: Attempts = { count: 0 };
+  let tableSize = 0;
+  // A lookup that finds nothing (the bootnodes did not answer in time) is run again.
+  const found = await withDiscovery(o, io, async (d) => {
+    const r = await retryUntil('lookup', dl, a, async () => {
+      const nodes = await d.lookup(target);
+      return nodes.length > 0 ? nodes : undefined;
+    });
+    tableSize = d.table.size;
+    return r;
+  });
+  if (found === undefined) {
+    const why =
+      tableSize === 0
+        ? `no node answered ${dl.text} (${attemptsText(a, 'lookup')}); do the bootnodes answer? try discv4 ping <bootnode>`
+        : `the lookup did not finish ${dl.text} (${tableSize} nodes answered; ${attemptsText(a, 'lookup')}); try a longer --timeout`;
+    throw new CliError(`lookup: ${why}`);
+  }
   for (const n of found) io.out(`${enodeOf(n)}\n`);
   return 0;
+}
+
+/**
+ * Checks before a crawl that its result can be written to `out`: the
+ * directory exists, is a directory and takes a new file, and `out` is not a
+ * directory. Throws a CliError that says what to fix.
+ */
+async function checkOutPath(out: string): Promise<void> {
+  const file = resolvePath(out);
+  const dir = dirname(file);
+  const fail = (what: string) => new CliError(`crawl: cannot write --out ${out}: ${what}`);
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) throw fail(`${dir} is not a directory (choose a file in an existing directory)`);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw fail(`directory ${dir} does not exist (create it first, or choose another path)`);
+    if (code === 'ENOTDIR') throw fail(`${dir} is not a directory: part of the path is a file (choose a file in an existing directory)`);
+    throw fail(`cannot use directory ${dir}: ${code ?? (err as Error).message}`);
+  }
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory() === true) throw fail('it is a directory (give a file name)');
+  try {
+    await access(dir, fsConstants.W_OK);
+    // What the write at the end does: a temp file next to it, then a rename.
+    const probe = await open(tempOf(out), 'w');
+    await probe.close();
+    await unlink(tempOf(out));
+  } catch (err) {
+    throw fail(`directory ${dir} does not take new files (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; check its permissions, or choose another path)`);
+  }
+}
+
+function tempOf(out: string): string {
+  return `${out}.tmp-${process.pid}`;
 }
 
 export interface CrawlEntry {
@@ -255,6 +394,8 @@ export interface CrawlEntry {
  */
 export async function cmdCrawl(o: Options, io: Io): Promise<number> {
   needBootnodes(o);
+  // A bad --out fails now, not after the whole crawl.
+  if (o.out !== undefined) await checkOutPath(o.out);
   const started = Date.now();
   const entries = new Map<string, CrawlEntry & { asked?: boolean }>();
   let answered = 0;
@@ -314,6 +455,8 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
         if (e.enr === undefined) e.lastSeen = new Date().toISOString();
         return;
       }
+      // --max-nodes is a cap on the rows written.
+      if (entries.size >= o.maxNodes) return;
       entries.set(id, { id, enode: enodeOf(n), lastSeen: new Date().toISOString() });
       queue.push({ id: n.id, ip: n.ip, udpPort: n.udpPort, tcpPort: n.tcpPort });
       pump();
@@ -346,7 +489,7 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
             }),
           );
         }
-        for (const n of d.table.nodes()) if (entries.size < o.maxNodes) add(n);
+        for (const n of d.table.nodes()) add(n);
         if (timedOut) break;
         // Lookups that bring nothing new while no ENR answer is pending: the reachable network is covered.
         quietRounds = entries.size === before && active === 0 && queue.length === 0 ? quietRounds + 1 : 0;
@@ -365,7 +508,7 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
     .map(({ id, enode, enr, seq, lastSeen }) => ({ id, enode, ...(enr !== undefined ? { enr } : {}), ...(seq !== undefined ? { seq } : {}), lastSeen }));
   const json = formatCrawl(list, o.format);
   if (o.out !== undefined) {
-    const tmp = `${o.out}.tmp-${process.pid}`;
+    const tmp = tempOf(o.out);
     try {
       await writeFile(tmp, json);
       await rename(tmp, o.out);

@@ -96,7 +96,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'v5', kind: 'bool', env: 'DISCV4_V5', commands: ['bootnode'],
     help: 'also serve discovery v5 on the same UDP port (same key and record; ENRs in --bootnodes seed it too)' },
   { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
-    help: 'give up after this long (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
+    help: 'retry until this long has passed, then fail (crawl: stop and write what it found) (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
   { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
   { name: 'out', kind: 'string', arg: '<file>', commands: ['crawl'], help: 'write the crawl result to <file> instead of stdout' },
   { name: 'for', kind: 'string', arg: '<duration>', commands: ['ban'], help: 'how long the ban lasts, e.g. 30m, 24h (default: until lifted)' },
