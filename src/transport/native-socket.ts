@@ -27,10 +27,12 @@ import { DiscError, InvalidArgumentError } from '../errors';
 import {
   BindError,
   DEFAULT_SOCKET_BUFFER_SIZE,
+  type Admit,
   type BindOptions,
   type DatagramHandler,
+  type OpenedFrom,
+  type OpenedHandler,
   type PacketSocket,
-  type RemoteAddress,
   type SocketAddress,
 } from './socket';
 
@@ -152,16 +154,17 @@ export class NativePacketSocket implements PacketSocket {
   private readonly meta8: Uint8Array;
   private readonly ip4 = new Uint8Array(4);
   private readonly ip6 = new Uint8Array(16);
-  private readonly from: RemoteAddress = { family: 4, ip: this.ip4, port: 0 };
+  /** The address of every datagram; the open fields are set only with a crypto key. */
+  private readonly from: OpenedFrom = { family: 4, ip: this.ip4, port: 0, openStatus: -1, nodeId: this.ip4 };
   private handler: DatagramHandler | null = null;
   private closing: Promise<void> | null = null;
   private local: SocketAddress = { address: '', port: 0, family: 4 };
   private handlerErrors = 0;
   /** Crypto threads (1: the JS thread only). */
   readonly threads: number;
-  /** enableCrypto() was called: datagrams arrive verified. */
+  /** setCryptoKey() was called: datagrams arrive opened (startOpened), replies can be sealed here (sealSend). */
   private crypto = false;
-  private prefilter: ((buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean) | undefined;
+  private prefilter: Admit | undefined;
   /** One 64-byte view per record: the sender id, no allocation per datagram. */
   private readonly idViews: Uint8Array[] = [];
 
@@ -196,15 +199,25 @@ export class NativePacketSocket implements PacketSocket {
   }
 
   /**
-   * From now on datagrams are verified on the socket's threads before the
-   * handler sees them (after `prefilter`, which runs first and may reject
-   * them for free), and sealSend() seals with `privateKey`.
+   * Gives the socket's crypto threads our key: sealSend() seals with it and
+   * startOpened() delivers opened datagrams. False for a bad key (the
+   * socket then stays a plain one). Used by conn.ts's NativeConn.
    */
-  enableCrypto(privateKey: Uint8Array, prefilter?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean): boolean {
+  setCryptoKey(privateKey: Uint8Array): boolean {
     if (this.udp.setKey(privateKey) !== 0) return false;
     this.crypto = true;
-    this.prefilter = prefilter;
     return true;
+  }
+
+  /**
+   * start() for a socket with a key: each batch is screened by `admit`
+   * (free checks, no crypto), the rest opened by one native call over all
+   * threads, then handed to `handler` in receive order, opened.
+   */
+  startOpened(admit: Admit, handler: OpenedHandler): void {
+    if (!this.crypto) throw new InvalidArgumentError('startOpened before setCryptoKey');
+    this.prefilter = admit;
+    this.start(handler as DatagramHandler);
   }
 
   /** @internal bindNative's second step. Returns 0 or a libuv errno. */
@@ -255,9 +268,6 @@ export class NativePacketSocket implements PacketSocket {
         }
       }
       this.udp.openBatch(count);
-    } else {
-      from.openStatus = undefined;
-      from.nodeId = undefined;
     }
     for (let i = 0; i < count; i++) {
       const handler = this.handler;
@@ -319,7 +329,7 @@ export class NativePacketSocket implements PacketSocket {
   sealSend(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void {
     if (this.refuseSend(ip, done)) return;
     const rc = this.udp.sealSend(buf, off, len, ip, port);
-    if (rc === SEND_BAD_KEY) done(new DiscError('BAD_KEY', 'sealSend before enableCrypto'));
+    if (rc === SEND_BAD_KEY) done(new DiscError('BAD_KEY', 'sealSend before setCryptoKey'));
     else this.finishSend(rc, done);
   }
 

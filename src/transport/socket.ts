@@ -21,16 +21,21 @@ export interface RemoteAddress {
   /** 4 or 16 bytes; valid during the handler call only. */
   ip: Uint8Array;
   port: number;
-  /**
-   * Set by a socket that verifies datagrams itself (enableCrypto): the
-   * open status (native/core.h Status; 0 = verified) and, when 0, the
-   * sender's node id (a view valid during the handler call only).
-   */
-  openStatus?: number;
-  nodeId?: Uint8Array;
+}
+
+/** Where an opened datagram came from, and what opening it found (see conn.ts). One object is reused for every datagram. */
+export interface OpenedFrom extends RemoteAddress {
+  /** The open status (DecodeStatus: 0 = hash and signature good). */
+  openStatus: number;
+  /** The sender's node id when openStatus is 0 (a view valid during the handler call only). */
+  nodeId: Uint8Array;
 }
 
 export type DatagramHandler = (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void;
+/** Called for each datagram `admit` let through, opened; buf and from are valid during the call only. */
+export type OpenedHandler = (buf: Uint8Array, off: number, len: number, from: OpenedFrom) => void;
+/** The cheap checks before any crypto (netrestrict, bans, rate limits); false drops the datagram unopened. */
+export type Admit = (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean;
 
 export interface SocketAddress {
   address: string;
@@ -54,20 +59,6 @@ export interface PacketSocket {
   close(): Promise<void>;
   /** Counters the socket keeps itself (native: kernel batch sizes, EAGAIN drops...). */
   stats(): Record<string, number>;
-  /**
-   * Optional: the socket does the packet crypto itself, on its own threads
-   * (the native socket). After this call every datagram the `prefilter`
-   * lets through reaches the handler already verified (`from.openStatus`,
-   * `from.nodeId`); rejected ones never reach it. Returns false if the
-   * socket cannot (bad key).
-   */
-  enableCrypto?(privateKey: Uint8Array, prefilter?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean): boolean;
-  /**
-   * Optional (after enableCrypto): seals buf[off, off+len) (97 bytes of
-   * headroom, then type || RLP) with that key and sends it, keeping the
-   * order of datagrams to one destination. `done` as for send().
-   */
-  sealSend?(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void;
 }
 
 export interface BindOptions {

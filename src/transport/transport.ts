@@ -4,17 +4,24 @@
  * p2p/discover/v4_udp.go; each packet type has a verify step (expiry,
  * bond, "did we ask?") and a handle step (effects), under the banners below.
  *
- * Hot path, per datagram: native `open` (hash + recover) and the RLP parse
- * into one reused PacketView, then the handler; replies are written into a
- * pooled 1280-byte slot and sealed in place by one native call. Bad packets
- * are counted in `stats().drops` by reason; nothing is thrown out of the
- * read loop.
+ * I/O goes through one PacketConn (conn.ts): datagrams arrive opened (hash
+ * checked, sender recovered: on the native socket's threads, or by the
+ * Crypto on this one), replies leave as bodies the connection seals. The
+ * endpoint-proof state lives in Bonding (bonding.ts); packets are
+ * dispatched through one table of type -> {verify, handle} (geth's
+ * wrapPacket).
+ *
+ * Hot path, per datagram: the cheap admission checks, the opened
+ * datagram's RLP parse into one reused PacketView, then verify + handle;
+ * replies are written into a pooled 1280-byte slot and sealed in place by
+ * one native call. Bad packets are counted in `stats().drops` by reason;
+ * nothing is thrown out of the read loop.
  */
 import { EventEmitter } from 'node:events';
 import { Crypto, nativeCrypto, nodeIdFromPrivateKey } from '../crypto';
 import { ClosedError, DECODE_ERROR_CODES, DecodeStatus, DiscError, InvalidArgumentError, TimeoutError } from '../errors';
 import { parseRecord, signRecord } from '../enr/record';
-import { packetFromView, PacketView, readOpenedPacket, readPacket } from '../wire/decode';
+import { packetFromView, PacketView, readOpenedPacket } from '../wire/decode';
 import {
   expirationFromNow,
   NodeBytes,
@@ -29,19 +36,21 @@ import { ipToString, toIpBytes } from '../wire/ip';
 import { readBigUint } from '../wire/rlp';
 import { DEFAULT_EXPIRATION_SEC, Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
+import { Bonding, BondingConfig, DEFAULT_BOND_EXPIRATION_MS, HoldRefusal, ipKeyOf, nodeKeyOf, PingBackOutcome } from './bonding';
 import { Clock, systemClock } from './clock';
-import { AmplificationLedger, AmplificationLimits, BoundedMap, IngressLimiter, RateLimits, Refusal } from './limits';
+import { openConn, PacketConn, SealMode } from './conn';
+import { AmplificationLedger, AmplificationLimits, IngressLimiter, RateLimits, Refusal } from './limits';
 import { Netlist, relayIPError } from './netutil';
 import { MatchResult, Matcher, PendingQueue } from './pending';
 import { SendPool } from './pool';
-import { PacketSocket, RemoteAddress } from './socket';
+import { OpenedFrom, PacketSocket, RemoteAddress } from './socket';
+import { BUCKET_SIZE } from '../defaults';
+
+export { BUCKET_SIZE, DEFAULT_BOND_EXPIRATION_MS, ipKeyOf };
+export { MAX_FINDNODE_FAILURES, MAX_HELD_FINDNODES as MAX_DEFERRED_FINDNODES, PINGBACK_BACKOFF_MS, PINGBACK_BACKOFF_MAX_MS } from './bonding';
 
 /** geth v4_udp.go respTimeout: how long a request waits for its reply. */
 export const DEFAULT_RESP_TIMEOUT_MS = 500;
-/** geth bondExpiration: an endpoint proof is good for 24 h. */
-export const DEFAULT_BOND_EXPIRATION_MS = 24 * 60 * 60 * 1000;
-/** Kademlia bucket size: a findnode is complete once this many nodes arrived. */
-export const BUCKET_SIZE = 16;
 /**
  * Nodes per neighbors packet (geth v4wire.MaxNeighbors). An IPv6 entry is
  * at most 2 + 17 + 3 + 3 + 66 = 91 bytes; 12 of them plus headers and
@@ -50,29 +59,19 @@ export const BUCKET_SIZE = 16;
 export const MAX_NEIGHBORS_PER_PACKET = 12;
 /** The pending-queue node key of pings to an unknown id (no real key is empty). */
 const ANY_NODE = '';
-/** Findnode requests held while their sender's bond completes (see deferFindnode). */
-export const MAX_DEFERRED_FINDNODES = 1024;
-/** geth maxFindnodeFailures: past this many failures we re-bond before asking again. */
-export const MAX_FINDNODE_FAILURES = 5;
-/**
- * After a ping-back that got no pong, the same node at the same IP gets no
- * new ping-back for this long, doubling per further failure up to
- * PINGBACK_BACKOFF_MAX_MS (its pings are still answered with pongs). A key
- * that pings and never answers would otherwise spend its IP's amplification
- * allowance on every ping, and starve honest newcomers behind that address.
- */
-export const PINGBACK_BACKOFF_MS = 5_000;
-export const PINGBACK_BACKOFF_MAX_MS = 5 * 60_000;
 
 /**
- * Why we ping (reth's PingReason): a ping-back answers a ping from a node
- * without a bond and is paid from that IP's amplification budget; our own
+ * Why we send a packet (reth's PingReason, widened to every send), which
+ * decides what pays for it: replies to an endpoint without a bond and
+ * ping-backs are paid from that IP's amplification budget; our own
  * requests (revalidation, lookups, DB seeds, the CLI's ping) go to nodes we
- * chose and are not.
+ * chose, and replies to bonded endpoints follow a proof, so neither is.
  */
-const enum PingReason {
+const enum SendReason {
   Request = 0,
-  PingBack = 1,
+  Bonded = 1,
+  Unproven = 2,
+  PingBack = 3,
 }
 
 /** A node to talk to. */
@@ -216,22 +215,16 @@ export interface TransportEvents {
 /** Event and stats names by packet type, as an array for the hot path. */
 const TYPE_NAMES = ['', ...[1, 2, 3, 4, 5, 6].map((t) => PACKET_TYPE_NAMES[t as PacketType])] as Array<keyof TransportEvents | ''>;
 
-/** 4 or 16 IP bytes as a short latin1 string: the IP half of map keys. */
-export function ipKeyOf(ip: Uint8Array): string {
-  if (ip.length === 4) return String.fromCharCode(ip[0], ip[1], ip[2], ip[3]);
-  let s = '';
-  for (let i = 0; i < ip.length; i++) s += String.fromCharCode(ip[i]);
-  return s;
-}
-
 /** a[aOff, aOff+len) == b[bOff, bOff+len), without making views. */
 function equalAt(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (a[aOff + i] !== b[bOff + i]) return false;
   return true;
 }
 
-function latin1(b: Buffer): string {
-  return b.toString('latin1');
+/** One packet type's verify ("may we act on it?", counting the drop if not) and handle (its effects), as geth's wrapPacket. */
+interface PacketHandler {
+  verify(view: PacketView, from: OpenedFrom): boolean;
+  handle(view: PacketView, from: OpenedFrom): void;
 }
 
 export interface Transport {
@@ -245,16 +238,15 @@ export interface Transport {
 export class Transport extends EventEmitter {
   readonly nodeId: Buffer;
   readonly socket: PacketSocket;
-  private readonly priv: Buffer;
+  private readonly conn: PacketConn;
   private readonly crypto: Crypto;
   private readonly clock: Clock;
   private readonly wallNow: () => number;
   private readonly respTimeoutMs: number;
-  private readonly bondExpirationMs: number;
   private readonly expirationSec: number;
   private readonly pending: PendingQueue<PacketView>;
   private readonly pool: SendPool;
-  private readonly bonds: BondStore;
+  private readonly bonding: Bonding;
   private readonly netrestrict?: Netlist;
   private readonly closest: (targetHash: Buffer, count: number) => readonly NodeBytes[];
   private readonly view = new PacketView();
@@ -266,19 +258,10 @@ export class Transport extends EventEmitter {
   private localRecordRlp: Uint8Array;
   private closed = false;
   private closing?: Promise<void>;
-  /** The socket verifies datagrams and seals replies itself (native socket, native crypto). */
-  private socketCrypto = false;
-  /** Ping-backs in flight, so a burst of pings from one node sends one. */
-  private readonly pingBacks = new Set<string>();
-  /** Findnode requests held until the ping-back of their sender completes (see deferFindnode). */
-  private readonly deferred = new Map<string, { id: Buffer; target: Buffer; ip: Buffer; port: number }>();
-  private packetsDeferredAnswered = 0;
-  /** Nodes whose last ping-back got no pong: no new ping-back before `untilMs` (see PINGBACK_BACKOFF_MS). */
-  private readonly pingBackFailures = new BoundedMap<string, { untilMs: number; fails: number }>(100_000);
   /** Pings in flight to endpoints of unknown id (pingAddress): their pongs match on IP and token only. */
   private addressPings = 0;
-  /** ensureBond waiters for an inbound ping, by bond key. */
-  private readonly pingWaiters = new Map<string, Array<() => void>>();
+  /** verify + handle by packet type (index = type byte). */
+  private readonly handlers: ReadonlyArray<PacketHandler | undefined>;
 
   private readonly packetsIn = new Float64Array(7);
   private readonly packetsOut = new Float64Array(7);
@@ -312,13 +295,12 @@ export class Transport extends EventEmitter {
       throw new InvalidArgumentError('privateKey must be 32 bytes');
     }
     this.crypto = cfg.crypto ?? nativeCrypto;
-    this.priv = Buffer.from(cfg.privateKey);
-    this.nodeId = nodeIdFromPrivateKey(this.priv, this.crypto);
+    const priv = Buffer.from(cfg.privateKey);
+    this.nodeId = nodeIdFromPrivateKey(priv, this.crypto);
     this.socket = cfg.socket;
     this.clock = cfg.clock ?? systemClock;
     this.wallNow = cfg.now ?? Date.now;
     this.respTimeoutMs = cfg.respTimeoutMs ?? DEFAULT_RESP_TIMEOUT_MS;
-    this.bondExpirationMs = cfg.bondExpirationMs ?? DEFAULT_BOND_EXPIRATION_MS;
     this.expirationSec = cfg.expirationSec ?? DEFAULT_EXPIRATION_SEC;
     this.pending = new PendingQueue<PacketView>({
       maxPending: cfg.maxPending ?? 10_000,
@@ -326,7 +308,13 @@ export class Transport extends EventEmitter {
       onCallbackError: () => this.drops.handler_error++,
     });
     this.pool = new SendPool(cfg.sendSlots ?? 1024);
-    this.bonds = cfg.bonds ?? new MemoryBondStore();
+    const bondingCfg: BondingConfig = {
+      bonds: cfg.bonds ?? new MemoryBondStore(),
+      clock: this.clock,
+      wallNow: this.wallNow,
+      bondExpirationMs: cfg.bondExpirationMs ?? DEFAULT_BOND_EXPIRATION_MS,
+    };
+    this.bonding = new Bonding(bondingCfg);
     this.netrestrict = cfg.netrestrict;
     this.closest = cfg.closest ?? (() => []);
     const addr = this.socket.address();
@@ -336,7 +324,7 @@ export class Transport extends EventEmitter {
     this.ourTcp = ep.tcpPort ?? 0;
     const local = cfg.localRecord ?? {
       seq: 1n,
-      record: signRecord(this.priv, 1n, { [this.ourIp.length === 4 ? 'ip' : 'ip6']: this.ourIp, [this.ourIp.length === 4 ? 'udp' : 'udp6']: this.ourUdp }, this.crypto),
+      record: signRecord(priv, 1n, { [this.ourIp.length === 4 ? 'ip' : 'ip6']: this.ourIp, [this.ourIp.length === 4 ? 'udp' : 'udp6']: this.ourUdp }, this.crypto),
     };
     this.localRecordRlp = local.record;
     this.setLocalSeq(local.seq);
@@ -349,22 +337,12 @@ export class Transport extends EventEmitter {
     if (cfg.amplification !== false && allowance !== Infinity) {
       this.ledger = new AmplificationLedger({ ...(allowance === undefined ? {} : { burstBytes: allowance }), ...(cfg.amplification ?? {}) });
     }
-    // With our native crypto, a socket that can do it verifies datagrams
-    // and seals replies on its own threads (all cores); the cheap rejects
-    // (netrestrict, rate limits) run before that crypto, as they do here.
-    // A custom Crypto keeps it all here.
-    if (this.crypto === nativeCrypto && this.socket.enableCrypto !== undefined) {
-      const prefilter =
-        this.netrestrict === undefined && this.limiter === undefined
-          ? undefined
-          : (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => {
-              if (this.admit(buf, off, len, from)) return true;
-              this.bytesIn += len;
-              return false;
-            };
-      this.socketCrypto = this.socket.enableCrypto(this.priv, prefilter) && this.socket.sealSend !== undefined;
-    }
-    this.socket.start(this.onDatagram);
+    this.handlers = this.packetHandlers();
+    // With our native crypto on the native socket, datagrams are opened
+    // and replies sealed on the socket's threads (all cores); otherwise
+    // the Crypto does it here. One path either way (conn.ts).
+    this.conn = openConn(this.socket, priv, this.crypto);
+    this.conn.start(this.admit, this.onDatagram);
   }
 
   /** Sets (or clears) the receiver of non-discv4 datagrams (see TransportConfig.onUnhandled). */
@@ -385,18 +363,36 @@ export class Transport extends EventEmitter {
 
   // ------------------------------------------------------------ read loop
 
-  private readonly onDatagram = (buf: Uint8Array, off: number, len: number, from: RemoteAddress): void => {
+  /**
+   * netrestrict, bans and the rate limits, before any crypto; counts what
+   * it refuses (bytes included). No allocation for IPv4.
+   */
+  private readonly admit = (buf: Uint8Array, off: number, len: number, from: RemoteAddress): boolean => {
+    if (this.closed) return false;
+    let refused = true;
+    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) this.drops.netrestrict++;
+    else if (this.isBannedIp !== undefined && this.isBannedIp(from.ip)) this.drops.banned++;
+    else if (this.limiter === undefined) refused = false;
+    else {
+      // The type byte, unverified: a forged one fails the hash check later.
+      const r = this.limiter.admit(from.ip, len > HEAD_SIZE ? buf[off + HEAD_SIZE] : 0, this.clock.now());
+      if (r === Refusal.None) refused = false;
+      else if (r === Refusal.Global) this.drops.rate_global++;
+      else {
+        if (r === Refusal.Ip) this.drops.rate_ip++;
+        else this.drops.rate_type++;
+        if (this.onAbusiveIp !== undefined && this.limiter.abusive(from.ip, this.clock.now())) this.onAbusiveIp(Buffer.from(from.ip));
+      }
+    }
+    if (refused) this.bytesIn += len;
+    return !refused;
+  };
+
+  private readonly onDatagram = (buf: Uint8Array, off: number, len: number, from: OpenedFrom): void => {
     this.bytesIn += len;
     if (this.closed) return;
-    const opened = from.openStatus;
-    // Cheap rejects before the elliptic-curve work (a socket doing the
-    // crypto itself ran them already, in its prefilter).
-    if (opened === undefined && !this.admit(buf, off, len, from)) return;
     const view = this.view;
-    const st =
-      opened !== undefined && from.nodeId !== undefined
-        ? readOpenedPacket(view, buf, off, len, opened, from.nodeId, this.wallNow() / 1000)
-        : readPacket(view, buf, off, len, this.wallNow() / 1000, this.crypto);
+    const st = readOpenedPacket(view, buf, off, len, from.openStatus, from.nodeId, this.wallNow() / 1000);
     if (st !== DecodeStatus.Ok) {
       // Not discv4 (the outer hash does not match, or shorter than any
       // discv4 packet: discv5's WHOAREYOU is 63 bytes): maybe another
@@ -422,65 +418,33 @@ export class Transport extends EventEmitter {
     // Credit for replies to this IP while it has no bond (amplification ledger).
     this.ledger?.received(from.ip, len, this.clock.now());
     try {
-      switch (type) {
-        case PacketType.Ping:
-          this.handlePing(view, from);
-          break;
-        case PacketType.Pong:
-          this.verifyPong(view, from);
-          break;
-        case PacketType.Findnode:
-          if (this.hasBond(view, from)) this.handleFindnode(view, from);
-          else this.deferFindnode(view, from);
-          break;
-        case PacketType.Neighbors:
-          this.verifyReply(view, from);
-          break;
-        case PacketType.EnrRequest:
-          if (this.verifyBonded(view, from)) this.handleEnrRequest(view, from);
-          break;
-        case PacketType.EnrResponse:
-          this.verifyReply(view, from);
-          break;
-      }
+      const h = this.handlers[type]!;
+      if (h.verify(view, from)) h.handle(view, from);
     } catch (err) {
       this.drops.handler_error++;
       if (this.listenerCount('handlerError') > 0) this.emit('handlerError', err);
     }
   };
 
-  /** netrestrict and the rate limits; counts what it refuses. No crypto, no allocation for IPv4. */
-  private admit(buf: Uint8Array, off: number, len: number, from: RemoteAddress): boolean {
-    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) {
-      this.drops.netrestrict++;
-      return false;
-    }
-    if (this.isBannedIp !== undefined && this.isBannedIp(from.ip)) {
-      this.drops.banned++;
-      return false;
-    }
-    const limiter = this.limiter;
-    if (limiter === undefined) return true;
-    // The type byte, unverified: a forged one fails the hash check later.
-    const r = limiter.admit(from.ip, len > HEAD_SIZE ? buf[off + HEAD_SIZE] : 0, this.clock.now());
-    if (r === Refusal.None) return true;
-    if (r === Refusal.Global) this.drops.rate_global++;
-    else {
-      if (r === Refusal.Ip) this.drops.rate_ip++;
-      else this.drops.rate_type++;
-      if (this.onAbusiveIp !== undefined && limiter.abusive(from.ip, this.clock.now())) this.onAbusiveIp(Buffer.from(from.ip));
-    }
-    return false;
+  /** The dispatch table: packet type -> verify + handle. */
+  private packetHandlers(): Array<PacketHandler | undefined> {
+    const always = () => true;
+    const t: Array<PacketHandler | undefined> = [];
+    t[PacketType.Ping] = { verify: always, handle: (v, f) => this.handlePing(v, f) };
+    t[PacketType.Pong] = { verify: (v, f) => this.verifyPong(v, f), handle: (v, f) => this.handlePong(v, f) };
+    t[PacketType.Findnode] = { verify: (v, f) => this.verifyFindnode(v, f), handle: (v, f) => this.handleFindnode(v, f) };
+    t[PacketType.Neighbors] = { verify: (v, f) => this.verifyReply(v, f), handle: (v, f) => this.emitPacket(v, f) };
+    t[PacketType.EnrRequest] = { verify: (v, f) => this.verifyBonded(v, f), handle: (v, f) => this.handleEnrRequest(v, f) };
+    t[PacketType.EnrResponse] = { verify: (v, f) => this.verifyReply(v, f), handle: (v, f) => this.emitPacket(v, f) };
+    return t;
   }
 
-  /**
-   * Books `len` bytes to an endpoint without a bond; false (counted) if
-   * that would amplify. Ping-backs leave the pong reserve untouched.
-   */
-  private spendUnproven(ip: Uint8Array, len: number, reason: PingReason | undefined): boolean {
+  /** Books `len` bytes of a reply to an endpoint without a bond; false (counted) if that would amplify. */
+  private spendUnproven(ip: Uint8Array, len: number, reason: SendReason): boolean {
     const ledger = this.ledger;
     if (ledger === undefined) return true;
-    if (ledger.spend(ip, len, this.clock.now(), reason === PingReason.PingBack ? ledger.limits.pongReserveBytes : 0)) return true;
+    // Ping-backs leave the pong reserve untouched.
+    if (ledger.spend(ip, len, this.clock.now(), reason === SendReason.PingBack ? ledger.limits.pongReserveBytes : 0)) return true;
     this.drops.amplification++;
     return false;
   }
@@ -500,44 +464,26 @@ export class Transport extends EventEmitter {
   // ------------------------------------------------------------ PING/v4
 
   private handlePing(view: PacketView, from: RemoteAddress): void {
-    const now = this.wallNow();
-    const rec = this.bonds.upsert(view.nodeId, 0, from.ip);
-    const unproven = now - rec.lastPongReceivedMs > this.bondExpirationMs;
+    const unproven = this.bonding.pinged(view.nodeId, from.ip);
     // Reply to the datagram's real source, whatever the ping claims. A pong
     // the budget refuses takes the ping-back with it: never ping-back alone.
-    const ponged = this.sendPong(view, from, unproven);
-    rec.lastPingReceivedMs = now;
-    if (this.pingWaiters.size > 0) {
-      const key = latin1(view.nodeId) + ipKeyOf(from.ip);
-      const waiters = this.pingWaiters.get(key);
-      if (waiters !== undefined) {
-        this.pingWaiters.delete(key);
-        for (const w of waiters) w();
-      }
-    }
+    const ponged = this.sendPong(view, from, unproven ? SendReason.Unproven : SendReason.Bonded);
     const wantsInbound = this.listenerCount('inboundNode') > 0;
     if (unproven) {
       // No endpoint proof on file: ping back so both sides are bonded; the
       // node becomes a table candidate only once it answers. (Keys are
       // built here only: once per new node, not per ping.)
-      const nodeKey = latin1(view.nodeId);
+      const nodeKey = nodeKeyOf(view.nodeId);
       const ipKey = ipKeyOf(from.ip);
       const key = nodeKey + ipKey;
-      if (ponged && !this.pingBacks.has(key) && !this.closed && !this.pingBackBackedOff(key)) {
-        this.pingBacks.add(key);
+      if (ponged && !this.closed && this.bonding.beginPingBack(key)) {
         const node = this.verifiedFromView(view, from);
-        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey, undefined, PingReason.PingBack).then(
+        this.pingRaw(node.ip, node.udpPort, nodeKey, ipKey, undefined, SendReason.PingBack).then(
           () => {
-            this.pingBacks.delete(key);
-            this.pingBackFailures.delete(key);
-            this.releaseDeferred(key, true);
+            this.releaseHeld(key, PingBackOutcome.Answered);
             if (wantsInbound || this.listenerCount('inboundNode') > 0) this.emit('inboundNode', node);
           },
-          () => {
-            this.pingBacks.delete(key);
-            this.pingBackFailed(key);
-            this.releaseDeferred(key, false);
-          },
+          () => this.releaseHeld(key, PingBackOutcome.Failed),
         );
       }
     } else if (wantsInbound) {
@@ -546,26 +492,12 @@ export class Transport extends EventEmitter {
     this.emitPacket(view, from);
   }
 
-  /** Whether `key` (node + IP) is in its back-off after an unanswered ping-back. */
-  private pingBackBackedOff(key: string): boolean {
-    if (this.pingBackFailures.size === 0) return false;
-    const f = this.pingBackFailures.get(key);
-    return f !== undefined && this.clock.now() < f.untilMs;
-  }
-
-  private pingBackFailed(key: string): void {
-    const fails = (this.pingBackFailures.get(key)?.fails ?? 0) + 1;
-    const wait = Math.min(PINGBACK_BACKOFF_MAX_MS, PINGBACK_BACKOFF_MS * 2 ** (fails - 1));
-    this.pingBackFailures.delete(key);
-    this.pingBackFailures.set(key, { untilMs: this.clock.now() + wait, fails });
-  }
-
   private verifiedFromView(view: PacketView, from: RemoteAddress): VerifiedNode {
     return { id: Buffer.from(view.nodeId), ip: Buffer.from(from.ip), udpPort: from.port, tcpPort: view.fromTcp };
   }
 
   /** Sends the pong to `view`'s ping; false if it did not go out (budget, send pool). */
-  private sendPong(view: PacketView, from: RemoteAddress, unproven: boolean): boolean {
+  private sendPong(view: PacketView, from: RemoteAddress, reason: SendReason): boolean {
     const slot = this.acquire();
     if (slot < 0) return false;
     const pool = this.pool;
@@ -580,26 +512,31 @@ export class Transport extends EventEmitter {
       this.expiration(),
       this.localSeq,
     );
-    if (unproven && len > 0 && !this.spendUnproven(from.ip, len, undefined)) {
+    if (reason === SendReason.Unproven && len > 0 && !this.spendUnproven(from.ip, len, reason)) {
       pool.release(slot);
       return false;
     }
-    return this.sealAndSend(slot, len, PacketType.Pong, from.ip, from.port);
+    return this.sendReply(slot, len, PacketType.Pong, from.ip, from.port);
   }
 
   // ------------------------------------------------------------ PONG/v4
 
-  private verifyPong(view: PacketView, from: RemoteAddress): void {
-    const nodeKey = latin1(view.nodeId);
+  /** Only a pong we asked for: our ping's token, from the node (or, for pingAddress, the IP) we pinged. */
+  private verifyPong(view: PacketView, from: RemoteAddress): boolean {
+    const nodeKey = nodeKeyOf(view.nodeId);
     const ipKey = ipKeyOf(from.ip);
     if (
-      !this.pending.dispatch(nodeKey, ipKey, PacketType.Pong, view) &&
-      (this.addressPings === 0 || !this.pending.dispatch(ANY_NODE, ipKey, PacketType.Pong, view))
+      this.pending.dispatch(nodeKey, ipKey, PacketType.Pong, view) ||
+      (this.addressPings > 0 && this.pending.dispatch(ANY_NODE, ipKey, PacketType.Pong, view))
     ) {
-      this.drops.unsolicited++;
-      return;
+      return true;
     }
-    this.bonds.upsert(view.nodeId, 0, from.ip).lastPongReceivedMs = this.wallNow();
+    this.drops.unsolicited++;
+    return false;
+  }
+
+  private handlePong(view: PacketView, from: RemoteAddress): void {
+    this.bonding.proven(view.nodeId, from.ip);
     this.emitPacket(view, from);
   }
 
@@ -612,53 +549,36 @@ export class Transport extends EventEmitter {
    * packets many times larger than the request (amplification).
    */
   private verifyBonded(view: PacketView, from: RemoteAddress): boolean {
-    if (this.hasBond(view, from)) return true;
+    if (this.bonding.hasProof(view.nodeId, from.ip)) return true;
     this.drops.unbonded++;
     return false;
   }
 
-  private hasBond(view: PacketView, from: RemoteAddress): boolean {
-    const rec = this.bonds.get(view.nodeId, 0, from.ip);
-    return rec !== undefined && this.wallNow() - rec.lastPongReceivedMs <= this.bondExpirationMs;
-  }
-
   /**
-   * A findnode from a node we are bonding with right now (it pinged us,
-   * our ping-back is in flight) is held until its pong proves the endpoint,
-   * then answered; anything else unbonded is dropped. Clients that ask
+   * verifyBonded, except that a findnode from a node we are bonding with
+   * right now (it pinged us, our ping-back is in flight) is held until its
+   * pong proves the endpoint, then answered (releaseHeld). Clients that ask
    * right after their first ping (ethjs's bootstrap does) would otherwise
    * get nothing until their next refresh. Still no reply before the proof,
    * so no amplification; held requests are bounded.
    */
-  private deferFindnode(view: PacketView, from: RemoteAddress): void {
-    if (this.pingBacks.size === 0 || this.deferred.size >= MAX_DEFERRED_FINDNODES) {
-      this.drops.unbonded++;
-      return;
-    }
-    const key = latin1(view.nodeId) + ipKeyOf(from.ip);
-    if (!this.pingBacks.has(key) || this.deferred.has(key)) {
-      this.drops.unbonded++;
-      return;
-    }
-    this.deferred.set(key, {
+  private verifyFindnode(view: PacketView, from: RemoteAddress): boolean {
+    if (this.bonding.hasProof(view.nodeId, from.ip)) return true;
+    const refusal = this.bonding.hold(view.nodeId, from.ip, () => ({
       id: Buffer.from(view.nodeId),
       target: Buffer.from(view.buf.subarray(view.targetStart, view.targetStart + NODE_ID_SIZE)),
       ip: Buffer.from(from.ip),
       port: from.port,
-    });
+    }));
+    if (refusal !== HoldRefusal.None) this.drops.unbonded++;
+    return false;
   }
 
-  /** The ping-back of `key` ended: answer the findnode held for it, if any. */
-  private releaseDeferred(key: string, bonded: boolean): void {
-    const d = this.deferred.get(key);
-    if (d === undefined) return;
-    this.deferred.delete(key);
-    if (!bonded || this.closed) {
-      this.drops.unbonded++;
-      return;
-    }
-    this.packetsDeferredAnswered++;
-    this.answerFindnode(d.id, d.target, 0, d.ip, d.port);
+  /** The ping-back of `key` ended: answer the findnode held for it, if the pong came. */
+  private releaseHeld(key: string, outcome: PingBackOutcome): void {
+    const r = this.bonding.endPingBack(key, outcome);
+    if (r.dropped) this.drops.unbonded++;
+    if (r.answer !== undefined && !this.closed) this.answerFindnode(r.answer.id, r.answer.target, 0, r.answer.ip, r.answer.port);
   }
 
   private handleFindnode(view: PacketView, from: RemoteAddress): void {
@@ -691,19 +611,18 @@ export class Transport extends EventEmitter {
       const slot = this.acquire();
       if (slot < 0) return;
       const len = writeNeighborsRaw(this.pool.slab, this.pool.offset(slot), nodes, start, end, exp);
-      this.sealAndSend(slot, len, PacketType.Neighbors, ip, port);
+      this.sendReply(slot, len, PacketType.Neighbors, ip, port);
       start = end;
     } while (start < nodes.length);
   }
 
   // ------------------------------------------------------------ NEIGHBORS/v4, ENRRESPONSE/v4
 
-  private verifyReply(view: PacketView, from: RemoteAddress): void {
-    if (!this.pending.dispatch(latin1(view.nodeId), ipKeyOf(from.ip), view.type, view)) {
-      this.drops.unsolicited++;
-      return;
-    }
-    this.emitPacket(view, from);
+  /** Only a reply to a request of ours in flight to that node at that IP. */
+  private verifyReply(view: PacketView, from: RemoteAddress): boolean {
+    if (this.pending.dispatch(nodeKeyOf(view.nodeId), ipKeyOf(from.ip), view.type, view)) return true;
+    this.drops.unsolicited++;
+    return false;
   }
 
   // ------------------------------------------------------------ ENRREQUEST/v4
@@ -712,7 +631,7 @@ export class Transport extends EventEmitter {
     const slot = this.acquire();
     if (slot < 0) return;
     const len = writeEnrResponseRaw(this.pool.slab, this.pool.offset(slot), view.buf, view.off, this.localRecordRlp);
-    this.sealAndSend(slot, len, PacketType.EnrResponse, from.ip, from.port);
+    this.sendReply(slot, len, PacketType.EnrResponse, from.ip, from.port);
     this.emitPacket(view, from);
   }
 
@@ -728,31 +647,23 @@ export class Transport extends EventEmitter {
     return slot;
   }
 
-  /** Seals slot's packet in place and sends it. Returns false if it could not be built. */
-  private sealAndSend(slot: number, len: number, type: PacketType, ip: Uint8Array, port: number): boolean {
+  /** Sends slot's reply, sealed on the way out by the connection. False if it could not be built. */
+  private sendReply(slot: number, len: number, type: PacketType, ip: Uint8Array, port: number): boolean {
     const pool = this.pool;
-    const off = pool.offset(slot);
-    if (this.socketCrypto && len >= 0) {
-      // Sealed (and sent) on the socket's crypto threads.
-      this.bytesOut += len;
-      this.packetsOut[type]++;
-      this.socket.sealSend!(pool.slab, off, len, ip, port, pool.releaser(slot));
-      return true;
-    }
-    if (len < 0 || this.crypto.seal(pool.slab, off, len, this.priv) !== 0) {
+    if (len < 0) {
       pool.release(slot);
       return false;
     }
     this.bytesOut += len;
     this.packetsOut[type]++;
-    this.socket.send(pool.slab, off, len, ip, port, pool.releaser(slot));
+    this.conn.send(pool.slab, pool.offset(slot), len, ip, port, SealMode.Seal, pool.releaser(slot));
     return true;
   }
 
   /**
    * Sends a request built by `write` into a fresh slot and registers `m`
-   * for its reply. The packet hash (the reply token) is copied into
-   * `token` before sending.
+   * for its reply. It is sealed here, not on the way out: the packet hash
+   * (the reply token) is copied into `token` before sending.
    */
   private request(
     m: Matcher<PacketView>,
@@ -762,42 +673,42 @@ export class Transport extends EventEmitter {
     token: Buffer | undefined,
     write: (buf: Buffer, off: number) => number,
     timeoutMs = this.respTimeoutMs,
-    reason = PingReason.Request,
+    reason = SendReason.Request,
   ): void {
     if (this.closed) {
       m.onDone(new ClosedError());
       return;
     }
-    const slot = this.pool.acquire();
+    const slot = this.acquire();
     if (slot < 0) {
-      this.drops.send_pool_exhausted++;
       m.onDone(new DiscError('SEND_POOL_EXHAUSTED', 'no free send buffer'));
       return;
     }
-    const off = this.pool.offset(slot);
-    const len = write(this.pool.slab, off);
-    if (len < 0 || this.crypto.seal(this.pool.slab, off, len, this.priv) !== 0) {
-      this.pool.release(slot);
-      m.onDone(new InvalidArgumentError('request packet could not be built'));
-      return;
-    }
-    if (reason === PingReason.PingBack && !this.spendUnproven(ip, len, reason)) {
-      this.pool.release(slot);
+    const pool = this.pool;
+    const off = pool.offset(slot);
+    const len = write(pool.slab, off);
+    if (len >= 0 && reason === SendReason.PingBack && !this.spendUnproven(ip, len, reason)) {
+      pool.release(slot);
       m.onDone(new DiscError('AMPLIFICATION', 'ping-back not sent: the amplification budget of this IP is spent'));
       return;
     }
-    if (token !== undefined) this.pool.slab.copy(token, 0, off, off + 32);
+    if (len < 0 || !this.conn.seal(pool.slab, off, len)) {
+      pool.release(slot);
+      m.onDone(new InvalidArgumentError('request packet could not be built'));
+      return;
+    }
+    if (token !== undefined) pool.slab.copy(token, 0, off, off + 32);
     // Register before sending: on loopback the reply can arrive in the
     // next event-loop turn, and the matcher must already be there.
     const handle = this.pending.add(m, timeoutMs);
     if (handle === 0) {
-      this.pool.release(slot);
+      pool.release(slot);
       return;
     }
     this.bytesOut += len;
     this.packetsOut[type]++;
-    this.socket.send(this.pool.slab, off, len, ip, port, (err) => {
-      this.pool.release(slot);
+    this.conn.send(pool.slab, off, len, ip, port, SealMode.Sealed, (err) => {
+      pool.release(slot);
       // A request that never left fails now rather than at its deadline.
       if (err !== undefined) this.pending.cancel(handle, err);
     });
@@ -808,7 +719,7 @@ export class Transport extends EventEmitter {
   /** Pings a node; resolves with what its pong said. Rejects with TimeoutError / ClosedError / QueueFullError. */
   ping(node: RemoteNode, opts: RequestOptions = {}): Promise<PongInfo> {
     const n = checkNode(node);
-    return this.pingRaw(n.ip, n.udpPort, latin1(n.id), ipKeyOf(n.ip), opts.timeoutMs, PingReason.Request);
+    return this.pingRaw(n.ip, n.udpPort, nodeKeyOf(n.id), ipKeyOf(n.ip), opts.timeoutMs, SendReason.Request);
   }
 
   /**
@@ -824,14 +735,14 @@ export class Transport extends EventEmitter {
     const ipBytes = toIpBytes(ip);
     this.addressPings++;
     try {
-      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs, PingReason.Request);
+      const info = await this.pingRaw(ipBytes, udpPort, ANY_NODE, ipKeyOf(ipBytes), opts.timeoutMs, SendReason.Request);
       return info as PongInfo & { id: Buffer };
     } finally {
       this.addressPings--;
     }
   }
 
-  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs: number | undefined, reason: PingReason): Promise<PongInfo> {
+  private pingRaw(ip: Uint8Array, udpPort: number, nodeKey: string, ipKey: string, timeoutMs: number | undefined, reason: SendReason): Promise<PongInfo> {
     return new Promise<PongInfo>((resolve, reject) => {
       const token = Buffer.allocUnsafe(32);
       const sentAt = this.clock.now();
@@ -873,30 +784,13 @@ export class Transport extends EventEmitter {
    * (geth ensureBond; we return early when its ping arrives).
    */
   private async ensureBond(n: CheckedNode, nodeKey: string, ipKey: string): Promise<BondRecord> {
-    const key = nodeKey + ipKey;
-    const rec = this.bonds.get(n.id, 0, n.ip);
-    const now = this.wallNow();
-    if (rec !== undefined && now - rec.lastPingReceivedMs <= this.bondExpirationMs && rec.findFails <= MAX_FINDNODE_FAILURES) {
-      return rec;
-    }
-    const pinged = new Promise<void>((resolve) => {
-      const list = this.pingWaiters.get(key) ?? [];
-      list.push(resolve);
-      this.pingWaiters.set(key, list);
-      const timer = this.clock.setTimer(() => {
-        const l = this.pingWaiters.get(key);
-        if (l !== undefined) {
-          const i = l.indexOf(resolve);
-          if (i >= 0) l.splice(i, 1);
-          if (l.length === 0) this.pingWaiters.delete(key);
-        }
-        resolve();
-      }, this.respTimeoutMs * 2);
-      timer.unref?.();
-    });
-    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey, undefined, PingReason.Request);
+    const rec = this.bonding.holdsOurProof(n.id, n.ip);
+    if (rec !== undefined) return rec;
+    // Waiting starts before the ping leaves: its ping back may come first.
+    const pinged = this.bonding.waitForPing(nodeKey + ipKey, this.respTimeoutMs * 2);
+    await this.pingRaw(n.ip, n.udpPort, nodeKey, ipKey, undefined, SendReason.Request);
     await pinged;
-    return this.bonds.upsert(n.id, 0, n.ip);
+    return this.bonding.record(n.id, n.ip);
   }
 
   /**
@@ -910,7 +804,7 @@ export class Transport extends EventEmitter {
     if (!(target instanceof Uint8Array) || target.length !== NODE_ID_SIZE) {
       throw new InvalidArgumentError('target must be a 64-byte public key');
     }
-    const nodeKey = latin1(n.id);
+    const nodeKey = nodeKeyOf(n.id);
     const ipKey = ipKeyOf(n.ip);
     const rec = await this.ensureBond(n, nodeKey, ipKey);
     const targetCopy = Buffer.from(target);
@@ -965,7 +859,7 @@ export class Transport extends EventEmitter {
   /** Asks a node for its record; resolves with the record's RLP (verified by the ENR layer). */
   async requestENR(node: RemoteNode): Promise<Buffer> {
     const n = checkNode(node);
-    const nodeKey = latin1(n.id);
+    const nodeKey = nodeKeyOf(n.id);
     const ipKey = ipKeyOf(n.ip);
     await this.ensureBond(n, nodeKey, ipKey);
     return new Promise<Buffer>((resolve, reject) => {
@@ -1006,9 +900,7 @@ export class Transport extends EventEmitter {
     if (this.closing !== undefined) return this.closing;
     this.closed = true;
     this.pending.close(new ClosedError());
-    for (const waiters of this.pingWaiters.values()) for (const w of waiters) w();
-    this.pingWaiters.clear();
-    this.deferred.clear();
+    this.bonding.close();
     this.closing = this.socket.close().then(() => {
       this.emit('close');
     });
@@ -1021,13 +913,12 @@ export class Transport extends EventEmitter {
 
   /** Whether `node` holds a fresh endpoint proof with us (answered our ping from this IP). */
   isBonded(id: Uint8Array, ip: Uint8Array | string): boolean {
-    const rec = this.bonds.get(id, 0, toIpBytes(ip));
-    return rec !== undefined && this.wallNow() - rec.lastPongReceivedMs <= this.bondExpirationMs;
+    return this.bonding.hasProof(id, toIpBytes(ip));
   }
 
   /** Consecutive findnode failures of this node at this IP (reset by a success). */
   findFails(id: Uint8Array, ip: Uint8Array | string): number {
-    return this.bonds.get(id, 0, toIpBytes(ip))?.findFails ?? 0;
+    return this.bonding.bonds.get(id, 0, toIpBytes(ip))?.findFails ?? 0;
   }
 
   stats(): TransportStats {
@@ -1047,9 +938,9 @@ export class Transport extends EventEmitter {
       bytesOut: this.bytesOut,
       drops,
       pending: this.pending.size,
-      bonds: this.bonds.size,
+      bonds: this.bonding.bonds.size,
       timeouts: this.pending.stats().timeouts,
-      deferredFindnodes: this.packetsDeferredAnswered,
+      deferredFindnodes: this.bonding.released,
       unproven: {
         bytesSent: this.ledger?.bytesSent ?? 0,
         bytesReceived: this.ledger?.bytesReceived ?? 0,

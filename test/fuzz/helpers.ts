@@ -754,10 +754,6 @@ export interface SentDatagram {
  * A PacketSocket for fuzzing: `deliver` calls the transport's handler
  * synchronously (the test is the network); `send` copies what the transport
  * sends into a small ring (to craft replies from) and completes at once.
- * With `verifyInSocket` it also does what the native socket does with
- * enableCrypto: run the prefilter, `open` each datagram itself and hand the
- * handler `from.openStatus` / `from.nodeId` (the transport's
- * readOpenedPacket path), and seal replies in sealSend.
  */
 export class FuzzSocket implements PacketSocket {
   readonly kind = 'fuzz';
@@ -768,35 +764,12 @@ export class FuzzSocket implements PacketSocket {
   private closed = false;
   private readonly ring: SentDatagram[] = [];
   private ringNext = 0;
-  private key: Buffer | undefined;
-  private prefilter: ((buf: Uint8Array, off: number, len: number, from: RemoteAddress) => boolean) | undefined;
-  private readonly openedId = Buffer.alloc(NODE_ID_SIZE);
-  /** Declared only in verifyInSocket mode, so the transport sees a socket without it otherwise. */
-  enableCrypto?: PacketSocket['enableCrypto'];
-  sealSend?: PacketSocket['sealSend'];
 
   constructor(
-    verifyInSocket = false,
     private readonly addr: SocketAddress = TRANSPORT_ADDRESS,
     /** Recent sent datagrams kept (copies). */
     private readonly ringSize = 64,
-  ) {
-    if (verifyInSocket) {
-      this.enableCrypto = (privateKey, prefilter) => {
-        this.key = Buffer.from(privateKey);
-        this.prefilter = prefilter;
-        return true;
-      };
-      this.sealSend = (buf, off, len, ip, port, done) => {
-        const st = nativeCrypto.seal(buf, off, len, this.key!);
-        if (st !== 0) {
-          done(new DiscError('BAD_KEY', `seal failed with status ${st}`));
-          return;
-        }
-        this.send(buf, off, len, ip, port, done);
-      };
-    }
-  }
+  ) {}
 
   start(handler: DatagramHandler): void {
     if (this.handler !== undefined) throw new Error('FuzzSocket: started twice');
@@ -807,13 +780,6 @@ export class FuzzSocket implements PacketSocket {
   deliver(buf: Uint8Array, off: number, len: number, from: RemoteAddress): void {
     const handler = this.handler;
     if (handler === undefined || this.closed) return;
-    from.openStatus = undefined;
-    from.nodeId = undefined;
-    if (this.key !== undefined) {
-      if (this.prefilter !== undefined && !this.prefilter(buf, off, len, from)) return;
-      from.openStatus = nativeCrypto.open(buf, off, len, this.openedId, 0);
-      from.nodeId = this.openedId;
-    }
     handler(buf, off, len, from);
   }
 
@@ -862,8 +828,6 @@ const REPLY_DROPS: Array<keyof TransportStats['drops']> = ['amplification', 'sen
 const TYPE_NAMES = ['ping', 'pong', 'findnode', 'neighbors', 'enrRequest', 'enrResponse'];
 
 export interface FuzzTransportOptions {
-  /** Verify in the socket (readOpenedPacket path, as the native socket does). Default false. */
-  verifyInSocket?: boolean;
   /** Default ingress rate limits on (true) or off (false, default): off lets every datagram reach the decoder. */
   rateLimits?: boolean;
   /** Bond store bound. Default 1,024 (small, so it fills early in a long run). */
@@ -914,7 +878,7 @@ export class TransportFuzzer {
   private readonly inFlight = new Set<string>();
 
   constructor(opts: FuzzTransportOptions = {}) {
-    this.socket = new FuzzSocket(opts.verifyInSocket ?? false);
+    this.socket = new FuzzSocket();
     this.maxBonds = opts.maxBonds ?? 1024;
     this.maxPending = opts.maxPending ?? 1024;
     this.t = new Transport({
