@@ -17,8 +17,8 @@
  *
  * Writes bench/results/: micro.json (everything, the loopback run under
  * `loopback`), loopback.json (the loopback run alone), scoreboard.md (the
- * table as Markdown), loopback-chart.svg (the sweep); `-quick` names for
- * --quick.
+ * table as Markdown), loopback-chart.svg (the sweep); --quick writes the
+ * same files to bench/results/quick/ (git-ignored).
  */
 import * as b from 'benny';
 import * as fs from 'node:fs';
@@ -47,7 +47,6 @@ const quick = process.argv.includes('--quick');
 const repeats = quick ? 1 : 3;
 // benny (benchmark.js) adds ~0.3 s per case to maxTime: 38 cases x 3 repeats.
 const caseOptions = quick ? { minSamples: 3, maxTime: 0.1 } : { minSamples: 5, maxTime: 0.6 };
-const suffix = quick ? '-quick' : '';
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 
@@ -149,7 +148,8 @@ async function main(): Promise<void> {
   for (const n of sb.notes) console.log(`- ${n}`);
   if (lb) console.log('\n' + loopbackSummary(lb));
 
-  const dir = path.join(__dirname, 'results');
+  // Quick runs go to results/quick (git-ignored): a smoke run must not replace the tracked figures.
+  const dir = path.join(__dirname, 'results', ...(quick ? ['quick'] : []));
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const write = (name: string, text: string) => {
@@ -194,9 +194,9 @@ async function main(): Promise<void> {
     rows: all,
     loopback,
   };
-  write(`micro${suffix}.json`, JSON.stringify(result, null, 2) + '\n');
-  if (lb) write(`loopback${suffix}.json`, JSON.stringify({ date, ...lb }, null, 2) + '\n');
-  const chartName = `loopback-chart${suffix}.svg`;
+  write('micro.json', JSON.stringify(result, null, 2) + '\n');
+  if (lb) write('loopback.json', JSON.stringify({ date, ...lb }, null, 2) + '\n');
+  const chartName = 'loopback-chart.svg';
   if (lb) {
     const subtitle = [
       `${command}, ${date.slice(0, 10)}: ${machine.availableParallelism} vCPU ${machine.cpu ?? ''}, Node ${machine.node}`,
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
     write(chartName, sweepChartSvg({ loopback: lb, cryptoLimit: sb.cryptoLimit?.median ?? null, subtitle }));
   }
   write(
-    `scoreboard${suffix}.md`,
+    'scoreboard.md',
     [header, '', renderMarkdown(sb), '', ...sb.notes.map((n) => `- ${n}`), '', ...(lb ? [`![pongs/s received vs offered load](${chartName})`, ''] : [])].join('\n'),
   );
   console.log(`\nwrote ${written.join(', ')} in ${durationSec.toFixed(0)} s`);

@@ -8,7 +8,7 @@
  *   npm run sim -- --loss 0.05 --latency 5    lossy, slow network
  *
  * Prints progress and a summary; writes everything (per-lookup records
- * included) to bench/results/sim.json (sim-quick.json with --quick).
+ * included) to bench/results/sim.json (bench/results/quick/sim.json, git-ignored, with --quick).
  * The npm script runs node with --expose-gc so memory is measured after
  * full collections.
  */
@@ -42,7 +42,7 @@ const num = (v: string | undefined, name: string): number | undefined => {
 };
 
 const quick = values.quick === true;
-const out = values.out ?? path.join('bench', 'results', quick ? 'sim-quick.json' : 'sim.json');
+const out = values.out ?? path.join('bench', 'results', ...(quick ? ['quick'] : []), 'sim.json');
 
 function lookupLines(title: string, L: LookupSummary): string[] {
   const f = (x: number, d = 1) => x.toFixed(d);

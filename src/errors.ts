@@ -90,3 +90,44 @@ export class QueueFullError extends DiscError {
     super('QUEUE_FULL', message);
   }
 }
+
+/**
+ * An operating-system error (errno code, or LMDB's text for one) in plain
+ * words, with what an operator can do about it (naming `flag`, the option
+ * that chose the path or address): one source for every "cannot read key
+ * file / create node DB / serve metrics" message. Undefined
+ * for errors that are not the file system's or the network's.
+ */
+export function osProblem(err: unknown, flag = '--datadir'): { reason: string; fix: string } | undefined {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  const text = typeof e?.message === 'string' ? e.message : String(err);
+  switch (code) {
+    case 'ENOENT':
+      return { reason: 'no such file or directory', fix: 'check the path, or create the missing directory' };
+    case 'ENOTDIR':
+      return { reason: 'a part of the path is a regular file, not a directory', fix: `move that file away, or choose another ${flag}` };
+    case 'EEXIST':
+      return { reason: 'a file is in the way where a directory should be', fix: `move that file away, or choose another ${flag}` };
+    case 'EISDIR':
+      return { reason: 'it is a directory, not a file', fix: 'move the directory away, or give a file path' };
+    case 'EACCES':
+    case 'EPERM':
+      return { reason: 'permission denied', fix: `make it readable and writable by the user running discv4 (chown), or choose another ${flag}` };
+    case 'EROFS':
+      return { reason: 'the file system is read-only', fix: `choose a ${flag} on a writable file system` };
+    case 'ENOSPC':
+      return { reason: 'no space left on the device', fix: 'free some disk space' };
+    case 'EADDRINUSE':
+      return { reason: 'address already in use', fix: `another process listens there (another node?): stop it, or choose another ${flag} port` };
+    case 'EADDRNOTAVAIL':
+      return { reason: 'no interface of this machine has that address', fix: `choose for ${flag} an address this machine has, or 0.0.0.0` };
+  }
+  // LMDB reports some errno values as text only ("Permission denied: Attempting to setup locks").
+  if (/permission denied/i.test(text)) {
+    return { reason: 'permission denied', fix: `make the directory and its files writable by the user running discv4 (chown), or choose another ${flag}` };
+  }
+  if (/no space left/i.test(text)) return { reason: 'no space left on the device', fix: 'free some disk space' };
+  if (/read-only file system/i.test(text)) return { reason: 'the file system is read-only', fix: `choose a ${flag} on a writable file system` };
+  return undefined;
+}

@@ -877,9 +877,10 @@ if (require.main === module) {
     .then((r) => {
       console.log('\n' + loopbackSummary(r) + '\n');
       // A run of chosen subjects goes to the temp dir: it must not replace the scoreboard's results.
-      const dir = subjects === undefined ? path.join(__dirname, '..', 'results') : os.tmpdir();
+      // Quick runs go to results/quick (git-ignored).
+      const dir = subjects === undefined ? path.join(__dirname, '..', 'results', ...(quick ? ['quick'] : [])) : os.tmpdir();
       fs.mkdirSync(dir, { recursive: true });
-      const file = path.join(dir, quick ? 'loopback-quick.json' : 'loopback.json');
+      const file = path.join(dir, quick && subjects !== undefined ? 'loopback-quick.json' : 'loopback.json');
       fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2) + '\n');
       console.log(`wrote ${path.relative(process.cwd(), file)} in ${r.durationSec.toFixed(0)} s`);
     })

@@ -13,7 +13,10 @@
  * the start (StopSignals): one that comes during startup is honoured once
  * the node has started.
  */
+import * as dgram from 'node:dgram';
+import { createServer, isIPv6 } from 'node:net';
 import { join } from 'node:path';
+import { osProblem } from '../errors';
 import { nodeIdFromPrivateKey, generatePrivateKey } from '../crypto';
 import { startDiscv5, type V5Service } from '../v5';
 import { Discovery } from '../node/discovery';
@@ -53,6 +56,36 @@ export async function bootnodeKey(o: Options, log: Logger): Promise<{ key: Buffe
   const path = join(o.datadir, 'nodekey');
   if (o.writeaddress) return { key: await readKeyFile(path, warn), path, created: false };
   return { ...(await loadOrCreateKey(path, warn)), path };
+}
+
+/**
+ * Binds, then releases, the UDP port (--addr) and the metrics port
+ * (--metrics-addr) when they are fixed; a CliError saying which is taken
+ * and what to do. (Port 0 is always free.)
+ */
+export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'>): Promise<void> {
+  const explain = (err: unknown, flag: string) => {
+    const p = osProblem(err, flag);
+    return p === undefined ? String((err as Error).message ?? err) : `${p.reason}; ${p.fix}`;
+  };
+  if (o.addr.port !== 0) {
+    const sock = dgram.createSocket(isIPv6(o.addr.host) ? 'udp6' : 'udp4');
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', (err) => {
+        sock.close();
+        reject(new CliError(`cannot bind UDP ${o.addr.host}:${o.addr.port}: ${explain(err, '--addr')}`));
+      });
+      sock.bind(o.addr.port, o.addr.host, () => sock.close(() => resolve()));
+    });
+  }
+  const m = o.metricsAddr;
+  if (m !== undefined && m.port !== 0) {
+    const srv = createServer();
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', (err) => reject(new CliError(`cannot serve metrics on ${m.host}:${m.port}: ${explain(err, '--metrics-addr')}`)));
+      srv.listen(m.port, m.host, () => srv.close(() => resolve()));
+    });
+  }
 }
 
 /** Packets per second between two snapshots. */
@@ -125,6 +158,9 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     return 0;
   }
 
+  // A taken port fails the start before the key file and the node DB are
+  // created, so a failed first run leaves nothing behind.
+  await checkPortsFree(o);
   const { key, path: keyPath, created } = await bootnodeKey(o, log);
   const nodeId = nodeIdFromPrivateKey(key);
   if (o.writeaddress) {

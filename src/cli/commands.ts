@@ -6,12 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve as resolvePath } from 'node:path';
-import { existsSync } from 'node:fs';
 import { access, constants as fsConstants, open, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { generatePrivateKey, keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { parseRecord, signRecord } from '../enr/record';
-import { DiscError, InvalidArgumentError, TimeoutError } from '../errors';
+import { DiscError, InvalidArgumentError, osProblem, TimeoutError } from '../errors';
 import { LookupNode } from '../lookup/lookup';
 import { Discovery } from '../node/discovery';
 import { formatEnode } from '../node/enode';
@@ -559,7 +558,17 @@ export function formatCrawl(list: readonly CrawlEntry[], format: 'json' | 'csv' 
  */
 export async function cmdBans(o: Options, io: Io): Promise<number> {
   const dir = join(o.datadir, 'nodes');
-  if (!existsSync(dir)) throw new CliError(`no node DB at ${dir} (start the bootnode with --datadir ${o.datadir} first, or pass the right --datadir)`);
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new CliError(`node DB at ${dir} is not a directory; pass the right --datadir`);
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new CliError(`no node DB at ${dir} (start the bootnode with --datadir ${o.datadir} first, or pass the right --datadir)`);
+    }
+    // It may well exist: say what keeps us from it instead of "no node DB".
+    const p = osProblem(err);
+    throw new CliError(`cannot read node DB at ${dir}: ${p === undefined ? String(err) : `${p.reason}; ${p.fix}`}`);
+  }
   const db = await NodeDB.open(dir);
   try {
     const bans = new BanList(db);

@@ -9,6 +9,7 @@
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generatePrivateKey, isValidPrivateKey } from '../crypto';
+import { osProblem } from '../errors';
 import { KeyFileError } from './errors';
 
 export const KEY_FILE_MODE = 0o600;
@@ -27,38 +28,23 @@ export function parseKeyHex(text: string, what: string): Buffer {
   return key;
 }
 
-function fsReason(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  switch (e.code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EISDIR':
-      return 'it is a directory';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    default:
-      return e.code ?? e.message;
-  }
-}
-
 /** What to do about a key file that holds no valid key: it is the node's identity, so never replaced for the operator. */
 function restoreAdvice(path: string): string {
   return `restore it from a backup (the key is the node's identity), or move it away and run \`discv4 genkey ${path}\` for a new identity`;
 }
 
-/** What to do when the file system refuses: `reason` is fsReason's. */
-function fsAdvice(reason: string, path: string): string {
-  switch (reason) {
-    case 'no such file':
-      return `; create one with \`discv4 genkey ${path}\``;
-    case 'it is a directory':
-      return `; move the directory away and put the key file there, or run \`discv4 genkey ${path}\` for a new identity`;
-    case 'permission denied':
-      return '; make it readable by the user running discv4 (chown it, then chmod 600)';
-    default:
-      return '';
-  }
+/**
+ * Why the file system refused, and what to do (errors.ts osProblem), with
+ * the key file's own advice where it has one: a missing key is created by
+ * `discv4 genkey`.
+ */
+function fsExplain(err: unknown, path: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return `no such file; create one with \`discv4 genkey ${path}\``;
+  if (code === 'EISDIR') return `it is a directory; move the directory away and put the key file there, or run \`discv4 genkey ${path}\` for a new identity`;
+  if (code === 'EACCES' || code === 'EPERM') return 'permission denied; make it readable by the user running discv4 (chown it, then chmod 600)';
+  const p = osProblem(err);
+  return p === undefined ? ((err as Error).message ?? String(err)) : `${p.reason}; ${p.fix}`;
 }
 
 /** Permission bits beyond the owner's, or 0 (always 0 on Windows, which has no such bits). */
@@ -80,8 +66,7 @@ export async function readKeyFile(path: string, warn: (message: string) => void)
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    const reason = fsReason(err);
-    throw new KeyFileError(`cannot read key file ${path}: ${reason}${fsAdvice(reason, path)}`);
+    throw new KeyFileError(`cannot read key file ${path}: ${fsExplain(err, path)}`);
   }
   let key: Buffer;
   try {
@@ -104,7 +89,7 @@ export async function writeKeyFile(path: string, key: Uint8Array): Promise<void>
   try {
     await mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
   } catch (err) {
-    throw new KeyFileError(`cannot create directory ${dir} for key file ${path}: ${fsReason(err)}`);
+    throw new KeyFileError(`cannot create directory ${dir} for key file ${path}: ${fsExplain(err, path)}`);
   }
   const tmp = `${path}.tmp-${process.pid}`;
   // A leftover of a crashed run with our pid would make 'wx' fail.
@@ -123,7 +108,7 @@ export async function writeKeyFile(path: string, key: Uint8Array): Promise<void>
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new KeyFileError(`key file ${path} already exists; not overwriting a node identity (move it away first)`);
     }
-    throw new KeyFileError(`cannot write key file ${path}: ${fsReason(err)}`);
+    throw new KeyFileError(`cannot write key file ${path}: ${fsExplain(err, path)}`);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -138,8 +123,7 @@ export async function loadOrCreateKey(path: string, warn: (message: string) => v
     await stat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      const reason = fsReason(err);
-      throw new KeyFileError(`cannot read key file ${path}: ${reason}${fsAdvice(reason, path)}`);
+      throw new KeyFileError(`cannot read key file ${path}: ${fsExplain(err, path)}`);
     }
     const key = generatePrivateKey();
     try {

@@ -22,10 +22,11 @@ import { createServer, Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { generatePrivateKey, nativeCrypto } from '../crypto';
 import type { Discovery } from '../node/discovery';
-import { TransportStats } from '../transport/transport';
+import { DROP_REASONS, TransportStats } from '../transport/transport';
 import { PacketView, readPacket } from '../wire/decode';
 import { writePacket } from '../wire/encode';
 import { PacketType } from '../wire/types';
+import { osProblem } from '../errors';
 import { CliError } from './errors';
 import type { HostPort } from './flags';
 
@@ -98,12 +99,12 @@ export function createMetrics(d: Discovery, info: { version: string }): NodeMetr
   mirror('discv4_packets_out_total', 'Packets sent, by type.', 'type', () => byName(stats().packetsOut));
   mirror(
     'discv4_drops_total',
-    'Datagrams dropped, by reason: decode checks (too_small, too_large, bad_hash, bad_signature, unknown_type, bad_rlp, expired) and protocol rules (self, unsolicited, unbonded, netrestrict, handler_error, send_pool_exhausted).',
+    `Datagrams dropped, by reason: ${DROP_REASONS.join(', ')}.`,
     'reason',
     () => stats().drops,
   );
-  mirror('discv4_bytes_in_total', 'UDP payload bytes received, dropped datagrams included.', undefined, () => ({ all: stats().bytesIn }));
-  mirror('discv4_bytes_out_total', 'UDP payload bytes sent.', undefined, () => ({ all: stats().bytesOut }));
+  mirror('discv4_received_bytes_total', 'UDP payload bytes received, dropped datagrams included.', undefined, () => ({ all: stats().bytesIn }));
+  mirror('discv4_sent_bytes_total', 'UDP payload bytes sent.', undefined, () => ({ all: stats().bytesOut }));
   mirror('discv4_request_timeouts_total', 'Requests (ping, findnode, ENR request) that got no reply in time.', undefined, () => ({ all: stats().timeouts }));
   gauge('discv4_pending_requests', 'Requests waiting for a reply (the pending-reply queue depth).', () => stats().pending);
   const sock = () => d.transport.socket.stats();
@@ -232,7 +233,8 @@ export function serveMetrics(registry: Registry, addr: HostPort): Promise<Metric
   server.keepAliveTimeout = 5_000;
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
-      reject(new CliError(`cannot serve metrics on ${addr.host}:${addr.port}: ${err.code === 'EADDRINUSE' ? 'address already in use (EADDRINUSE)' : (err.code ?? err.message)}`));
+      const p = osProblem(err, '--metrics-addr');
+      reject(new CliError(`cannot serve metrics on ${addr.host}:${addr.port}: ${p === undefined ? (err.code ?? err.message) : `${p.reason}; ${p.fix}`}`));
     });
     server.listen(addr.port, addr.host, () => {
       const a = server.address();

@@ -95,6 +95,7 @@ import {
   type StoredNode,
 } from './codec';
 import { DbError, RESET_ADVICE, type DbErrorCode } from './errors';
+import { osProblem } from '../errors';
 import { LmdbStore, checkLmdbHeader, checkLmdbTrees, probeLmdbFile } from './lmdb-store';
 import { MemoryStore, lowerBound, type KVStore, type WriteOp } from './store';
 
@@ -186,6 +187,12 @@ function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** What went wrong in plain words, with the fix, for file-system errors; the engine's text otherwise. */
+function explain(err: unknown): string {
+  const p = osProblem(err);
+  return p === undefined ? errText(err) : `${p.reason}; ${p.fix}`;
+}
+
 /** File-system errors (errno names) are DB_IO; anything else from the engine means bad data. */
 function classify(err: unknown): DbErrorCode {
   const code = (err as { code?: unknown } | null)?.code;
@@ -247,13 +254,13 @@ export class NodeDB {
     try {
       await mkdir(path, { recursive: true });
     } catch (err) {
-      throw new DbError('DB_IO', path, `cannot create node DB directory ${path}: ${errText(err)}`, { cause: err });
+      throw new DbError('DB_IO', path, `cannot create node DB directory ${path}: ${explain(err)}`, { cause: err });
     }
     let real: string;
     try {
       real = await realpath(path);
     } catch (err) {
-      throw new DbError('DB_IO', path, `cannot resolve node DB directory ${path}: ${errText(err)}`, { cause: err });
+      throw new DbError('DB_IO', path, `cannot resolve node DB directory ${path}: ${explain(err)}`, { cause: err });
     }
     if (openDirs.has(real)) {
       throw new DbError('DB_LOCKED', path, `node DB at ${path} is already open in this process; close it first or share that NodeDB`);
@@ -269,7 +276,7 @@ export class NodeDB {
         // Garbage pages LMDB reads without complaint (see checkLmdbTrees).
         bad ??= await checkLmdbTrees(file);
       } catch (err) {
-        throw new DbError('DB_IO', path, `cannot read node DB at ${path}: ${errText(err)}`, { cause: err });
+        throw new DbError('DB_IO', path, `cannot read node DB at ${path}: ${explain(err)}`, { cause: err });
       }
       if (bad) throw new DbError('DB_CORRUPT', path, `node DB at ${path} is corrupt (${DATA_FILE}: ${bad}); ${RESET_ADVICE}`);
       let store: LmdbStore;
@@ -301,7 +308,7 @@ export class NodeDB {
   private static engineError(label: string, what: string, err: unknown): DbError {
     const code = classify(err);
     const tail = code === 'DB_CORRUPT' ? `; ${RESET_ADVICE}` : '';
-    return new DbError(code, label, `${what} node DB at ${label}: ${errText(err)}${tail}`, { cause: err });
+    return new DbError(code, label, `${what} node DB at ${label}: ${code === 'DB_IO' ? explain(err) : errText(err)}${tail}`, { cause: err });
   }
 
   /** Checks the schema version (writing it into a new DB) and counts the nodes. */

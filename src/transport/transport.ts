@@ -163,20 +163,29 @@ export interface TransportConfig {
   onUnhandled?: (buf: Uint8Array, off: number, len: number, from: RemoteAddress) => void;
 }
 
-/** Drop reasons counted by the transport (beside the decode codes). */
-export type DropReason =
-  | Lowercase<Exclude<(typeof DECODE_ERROR_CODES)[number], 'OK'>>
-  | 'self'
-  | 'unsolicited'
-  | 'unbonded'
-  | 'netrestrict'
-  | 'handler_error'
-  | 'send_pool_exhausted'
-  | 'rate_global'
-  | 'rate_ip'
-  | 'rate_type'
-  | 'amplification'
-  | 'banned';
+/** Drops the transport counts beside the decode codes (protocol rules, limits, bans). */
+const RULE_DROPS = [
+  'self',
+  'unsolicited',
+  'unbonded',
+  'netrestrict',
+  'handler_error',
+  'send_pool_exhausted',
+  'rate_global',
+  'rate_ip',
+  'rate_type',
+  'amplification',
+  'banned',
+] as const;
+
+/** Drop reasons counted by the transport: the decode codes in lower case, then the rules. */
+export type DropReason = Lowercase<Exclude<(typeof DECODE_ERROR_CODES)[number], 'OK'>> | (typeof RULE_DROPS)[number];
+
+/** Every drop reason (the keys of stats().drops): the one list for the metrics help and the docs. */
+export const DROP_REASONS: readonly DropReason[] = [
+  ...DECODE_ERROR_CODES.slice(1).map((c) => c.toLowerCase() as DropReason),
+  ...RULE_DROPS,
+];
 
 export interface TransportStats {
   packetsIn: Record<string, number>;
@@ -268,19 +277,7 @@ export class Transport extends EventEmitter {
   private bytesIn = 0;
   private bytesOut = 0;
   private readonly decodeDrops = new Float64Array(8);
-  private readonly drops = {
-    self: 0,
-    unsolicited: 0,
-    unbonded: 0,
-    netrestrict: 0,
-    handler_error: 0,
-    send_pool_exhausted: 0,
-    rate_global: 0,
-    rate_ip: 0,
-    rate_type: 0,
-    amplification: 0,
-    banned: 0,
-  };
+  private readonly drops = Object.fromEntries(RULE_DROPS.map((r) => [r, 0])) as Record<(typeof RULE_DROPS)[number], number>;
   private readonly isBannedIp?: (ip: Uint8Array) => boolean;
   private readonly isBannedId?: (id: Uint8Array) => boolean;
   private readonly onAbusiveIp?: (ip: Uint8Array) => void;

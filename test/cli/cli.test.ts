@@ -10,6 +10,8 @@ import { generatePrivateKey, keccak256 } from '../../src/crypto';
 import { signRecord } from '../../src/enr/record';
 import { decodeEnr } from '../../src/enr';
 import { encodeEnrText } from '../../src/cli/enr-text';
+import { DROP_REASONS } from '../../src/transport/transport';
+import { REPO_ROOT } from '../helpers/vectors';
 import { killAll, runCli, CliResult, httpGet, sample, startBootnode, stop, tempDir } from './helpers';
 
 /** The process failed with exactly one `discv4: ...` line as its last stderr line, and no stack trace. */
@@ -118,10 +120,10 @@ describe('discv4 CLI (child processes)', function () {
     assert.ok(pingsAfter >= pingsBefore + 3, `pings counted: ${pingsBefore} -> ${pingsAfter}`);
     assert.ok((sample(after.body, 'discv4_packets_in_total{type="enr_request"}') ?? 0) >= 1);
     assert.ok((sample(after.body, 'discv4_packets_out_total{type="pong"}') ?? 0) >= 3);
-    assert.ok((sample(after.body, 'discv4_bytes_in_total') ?? 0) > (sample(before.body, 'discv4_bytes_in_total') ?? 0));
+    assert.ok((sample(after.body, 'discv4_received_bytes_total') ?? 0) > (sample(before.body, 'discv4_received_bytes_total') ?? 0));
     for (const name of [
       'discv4_drops_total',
-      'discv4_bytes_out_total',
+      'discv4_sent_bytes_total',
       'discv4_table_nodes',
       'discv4_table_size',
       'discv4_bonded_nodes',
@@ -135,6 +137,15 @@ describe('discv4 CLI (child processes)', function () {
       'process_resident_memory_bytes',
     ]) {
       assert.match(after.body, new RegExp(`^# HELP ${name} \\S`, 'm'), `${name} is exported with help text`);
+    }
+    // Every drop reason /metrics shows is named in its help text and in the README's metrics table, and is one of DROP_REASONS.
+    const reasons = [...after.body.matchAll(/^discv4_drops_total\{reason="([a-z_]+)"\}/gm)].map((m) => m[1]);
+    assert.deepEqual([...reasons].sort(), [...DROP_REASONS].sort());
+    const help = /^# HELP discv4_drops_total (.*)$/m.exec(after.body)![1];
+    const readmeRow = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8').split('\n').find((l) => l.startsWith('| `discv4_drops_total{reason}`'))!;
+    for (const r of reasons) {
+      assert.match(help, new RegExp(`\\b${r}\\b`), `help text names ${r}`);
+      assert.ok(readmeRow.includes(`\`${r}\``), `README metrics table names ${r}`);
     }
     assert.ok((sample(after.body, 'discv4_crypto_seconds_count{op="open"}') ?? 0) > 0, 'crypto sampler ran');
     assert.equal(sample(after.body, 'discv4_crypto_threads'), 3);
@@ -243,7 +254,7 @@ describe('discv4 CLI (child processes)', function () {
         [['--datadir', 'badkey'], /key file .*badkey\/nodekey does not hold a private key: expected 64 hex characters/],
         [['--datadir', 'dirkey'], /cannot read key file .*dirkey\/nodekey: it is a directory/],
         [['--nodekey', 'missing.key'], /cannot read key file missing\.key: no such file/],
-        [['--datadir', 'inuse', '--addr', `127.0.0.1:${running.port}`], new RegExp(`cannot bind UDP 127\\.0\\.0\\.1:${running.port}: EADDRINUSE`)],
+        [['--datadir', 'inuse', '--addr', `127.0.0.1:${running.port}`], new RegExp(`cannot bind UDP 127\\.0\\.0\\.1:${running.port}: address already in use; .*choose another --addr port`)],
         [['--datadir', 'corrupt'], /node DB at .*corrupt\/nodes is corrupt .*move or delete the directory/],
         [['--datadir', 'unreadable'], /cannot create node DB directory .*unreadable\/nodes/],
         [['ping', silentEnode, '--timeout', '1s'], /ping 127\.0\.0\.1:\d+: no pong within --timeout 1 s \(\d+ pings?\)$/],
