@@ -6,6 +6,8 @@
  * numeric {@link DecodeStatus} and counts drops. Errors are thrown only at
  * API edges (decodePacket, promises, key and DB loading).
  */
+import { constants as osConstants } from 'node:os';
+
 export class DiscError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -91,16 +93,32 @@ export class QueueFullError extends DiscError {
   }
 }
 
+/** What went wrong, in plain words, and what an operator can do about it. */
+export interface OsProblem {
+  reason: string;
+  fix: string;
+}
+
+/** The errno name of `code`: Node's string, or the number LMDB's errors carry (`code: 13` is EACCES). */
+function errnoName(code: unknown): string {
+  if (typeof code === 'string') return code;
+  if (typeof code === 'number' && code > 0) {
+    for (const [name, n] of Object.entries(osConstants.errno)) if (n === code) return name;
+  }
+  return '';
+}
+
 /**
  * An operating-system error (errno code, or LMDB's text for one) in plain
  * words, with what an operator can do about it (naming `flag`, the option
- * that chose the path or address): one source for every "cannot read key
- * file / create node DB / serve metrics" message. Undefined
- * for errors that are not the file system's or the network's.
+ * that chose the path or address; `on` says which of the two it is): one
+ * source for every "cannot read key file / create node DB / bind UDP /
+ * serve metrics" message. Undefined for errors that are not the file
+ * system's or the network's.
  */
-export function osProblem(err: unknown, flag = '--datadir'): { reason: string; fix: string } | undefined {
+export function osProblem(err: unknown, flag = '--datadir', on: 'path' | 'port' = 'path'): OsProblem | undefined {
   const e = err as { code?: unknown; message?: unknown } | null;
-  const code = typeof e?.code === 'string' ? e.code : '';
+  const code = errnoName(e?.code);
   const text = typeof e?.message === 'string' ? e.message : String(err);
   switch (code) {
     case 'ENOENT':
@@ -110,10 +128,12 @@ export function osProblem(err: unknown, flag = '--datadir'): { reason: string; f
     case 'EEXIST':
       return { reason: 'a file is in the way where a directory should be', fix: `move that file away, or choose another ${flag}` };
     case 'EISDIR':
-      return { reason: 'it is a directory, not a file', fix: 'move the directory away, or give a file path' };
+      return { reason: 'it is a directory, not a file', fix: `move the directory away, or choose another ${flag}` };
     case 'EACCES':
     case 'EPERM':
-      return { reason: 'permission denied', fix: `make it readable and writable by the user running discv4 (chown), or choose another ${flag}` };
+      return on === 'port'
+        ? { reason: 'permission denied', fix: `ports below 1024 need root or CAP_NET_BIND_SERVICE: choose another ${flag} port (1024 or above), or grant the capability` }
+        : { reason: 'permission denied', fix: `make the directory and its files readable and writable by the user running discv4 (chown), or choose another ${flag}` };
     case 'EROFS':
       return { reason: 'the file system is read-only', fix: `choose a ${flag} on a writable file system` };
     case 'ENOSPC':
@@ -123,11 +143,20 @@ export function osProblem(err: unknown, flag = '--datadir'): { reason: string; f
     case 'EADDRNOTAVAIL':
       return { reason: 'no interface of this machine has that address', fix: `choose for ${flag} an address this machine has, or 0.0.0.0` };
   }
-  // LMDB reports some errno values as text only ("Permission denied: Attempting to setup locks").
-  if (/permission denied/i.test(text)) {
-    return { reason: 'permission denied', fix: `make the directory and its files writable by the user running discv4 (chown), or choose another ${flag}` };
-  }
-  if (/no space left/i.test(text)) return { reason: 'no space left on the device', fix: 'free some disk space' };
-  if (/read-only file system/i.test(text)) return { reason: 'the file system is read-only', fix: `choose a ${flag} on a writable file system` };
+  // LMDB reports some errno values as text ("Permission denied: Attempting to setup locks").
+  if (/permission denied/i.test(text)) return osProblem({ code: 'EACCES' }, flag, on);
+  if (/no space left/i.test(text)) return osProblem({ code: 'ENOSPC' }, flag, on);
+  if (/read-only file system/i.test(text)) return osProblem({ code: 'EROFS' }, flag, on);
   return undefined;
+}
+
+/**
+ * `reason; fix` from {@link osProblem}, or the error's own message for
+ * errors it does not know: the tail of every such one-line message.
+ */
+export function osExplain(err: unknown, flag = '--datadir', on: 'path' | 'port' = 'path'): string {
+  const p = osProblem(err, flag, on);
+  if (p !== undefined) return `${p.reason}; ${p.fix}`;
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && message !== '' ? message : String(err);
 }

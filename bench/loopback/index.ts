@@ -18,7 +18,7 @@
  *    Counted: bonds the server completed per second. ethjs runs this in a
  *    second process with shouldFindNeighbours: true (its only ping-back).
  *
- *   npx tsx bench/loopback/index.ts [--quick]     standalone; writes bench/results/loopback(-quick).json
+ *   npx tsx bench/loopback/index.ts [--quick]     standalone; writes bench/results/loopback.json (quick/loopback.json)
  *        [--loopback=ours-1t,...]                 (chosen subjects: written to the temp dir instead)
  *   npm run bench [-- --quick]                    after the micro suites, in the same table and JSON
  *

@@ -16,7 +16,7 @@
 import * as dgram from 'node:dgram';
 import { createServer, isIPv6 } from 'node:net';
 import { join } from 'node:path';
-import { osProblem } from '../errors';
+import { osExplain, osProblem } from '../errors';
 import { nodeIdFromPrivateKey, generatePrivateKey } from '../crypto';
 import { startDiscv5, type V5Service } from '../v5';
 import { Discovery } from '../node/discovery';
@@ -28,7 +28,7 @@ import { CliError, usageError } from './errors';
 import { Options } from './flags';
 import { loadOrCreateKey, parseKeyHex, readKeyFile, writeKeyFile } from './keyfile';
 import { createLogger, Logger, LogLimiter } from './log';
-import { createMetrics, MetricsServer, NodeMetrics, serveMetrics } from './metrics';
+import { createMetrics, MetricsServer, metricsFailure, NodeMetrics, serveMetrics } from './metrics';
 import { formatNat } from './nat';
 import type { NatMapping } from '../nat/types';
 import { parseRecord } from '../enr/record';
@@ -52,10 +52,10 @@ export async function bootnodeKey(o: Options, log: Logger): Promise<{ key: Buffe
       throw usageError((err as Error).message);
     }
   }
-  if (o.nodekey !== undefined) return { key: await readKeyFile(o.nodekey, warn), path: o.nodekey, created: false };
+  if (o.nodekey !== undefined) return { key: await readKeyFile(o.nodekey, warn, '--nodekey'), path: o.nodekey, created: false };
   const path = join(o.datadir, 'nodekey');
-  if (o.writeaddress) return { key: await readKeyFile(path, warn), path, created: false };
-  return { ...(await loadOrCreateKey(path, warn)), path };
+  if (o.writeaddress) return { key: await readKeyFile(path, warn, '--datadir'), path, created: false };
+  return { ...(await loadOrCreateKey(path, warn, '--datadir')), path };
 }
 
 /**
@@ -64,16 +64,12 @@ export async function bootnodeKey(o: Options, log: Logger): Promise<{ key: Buffe
  * and what to do. (Port 0 is always free.)
  */
 export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'>): Promise<void> {
-  const explain = (err: unknown, flag: string) => {
-    const p = osProblem(err, flag);
-    return p === undefined ? String((err as Error).message ?? err) : `${p.reason}; ${p.fix}`;
-  };
   if (o.addr.port !== 0) {
     const sock = dgram.createSocket(isIPv6(o.addr.host) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
       sock.once('error', (err) => {
         sock.close();
-        reject(new CliError(`cannot bind UDP ${o.addr.host}:${o.addr.port}: ${explain(err, '--addr')}`));
+        reject(bindFailure(o.addr, err));
       });
       sock.bind(o.addr.port, o.addr.host, () => sock.close(() => resolve()));
     });
@@ -82,10 +78,21 @@ export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'>): 
   if (m !== undefined && m.port !== 0) {
     const srv = createServer();
     await new Promise<void>((resolve, reject) => {
-      srv.once('error', (err) => reject(new CliError(`cannot serve metrics on ${m.host}:${m.port}: ${explain(err, '--metrics-addr')}`)));
+      srv.once('error', (err) => reject(metricsFailure(m, err)));
       srv.listen(m.port, m.host, () => srv.close(() => resolve()));
     });
   }
+}
+
+/**
+ * The one line for a UDP port the node cannot bind (`err`: the socket's
+ * error, or the BindError around it), same as checkPortsFree's.
+ */
+export function bindFailure(addr: Options['addr'], err: unknown): CliError {
+  const cause = err instanceof BindError ? ((err as { cause?: unknown }).cause ?? err) : err;
+  const p = osProblem(cause, '--addr', 'port');
+  if (p === undefined && err instanceof BindError) return new CliError(err.message); // already names the address
+  return new CliError(`cannot bind UDP ${addr.host}:${addr.port}: ${p === undefined ? osExplain(cause) : `${p.reason}; ${p.fix}`}`);
 }
 
 /** Packets per second between two snapshots. */
@@ -152,15 +159,16 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
 
   if (o.genkey !== undefined) {
     const key = generatePrivateKey();
-    await writeKeyFile(o.genkey, key);
+    await writeKeyFile(o.genkey, key, '--genkey');
     if (o.writeaddress) io.out(`${nodeIdFromPrivateKey(key).toString('hex')}\n`);
     log.info({ file: o.genkey }, 'wrote a new node key');
     return 0;
   }
 
   // A taken port fails the start before the key file and the node DB are
-  // created, so a failed first run leaves nothing behind.
-  await checkPortsFree(o);
+  // created, so a failed first run leaves nothing behind. (--writeaddress
+  // only reads the key: it works beside the running node.)
+  if (!o.writeaddress) await checkPortsFree(o);
   const { key, path: keyPath, created } = await bootnodeKey(o, log);
   const nodeId = nodeIdFromPrivateKey(key);
   if (o.writeaddress) {
@@ -191,9 +199,8 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
       nat: o.nat,
     });
   } catch (err) {
-    if (err instanceof BindError && /EADDRINUSE/.test(err.message)) {
-      throw new CliError(`${err.message}: another process uses this port (another node?); stop it or choose another --addr`);
-    }
+    // Taken since checkPortsFree, or refused for another reason (EADDRNOTAVAIL, EACCES).
+    if (err instanceof BindError) throw bindFailure(o.addr, err);
     throw err;
   }
 

@@ -10,7 +10,7 @@ import { access, constants as fsConstants, open, rename, stat, unlink, writeFile
 import { performance } from 'node:perf_hooks';
 import { generatePrivateKey, keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { parseRecord, signRecord } from '../enr/record';
-import { DiscError, InvalidArgumentError, osProblem, TimeoutError } from '../errors';
+import { DiscError, InvalidArgumentError, osExplain, TimeoutError } from '../errors';
 import { LookupNode } from '../lookup/lookup';
 import { Discovery } from '../node/discovery';
 import { formatEnode } from '../node/enode';
@@ -49,7 +49,7 @@ async function oneShotKey(o: Options, io: Io): Promise<Buffer> {
       throw usageError((err as Error).message);
     }
   }
-  if (o.nodekey !== undefined) return readKeyFile(o.nodekey, warner(o, io));
+  if (o.nodekey !== undefined) return readKeyFile(o.nodekey, warner(o, io), '--nodekey');
   return generatePrivateKey();
 }
 
@@ -566,8 +566,7 @@ export async function cmdBans(o: Options, io: Io): Promise<number> {
       throw new CliError(`no node DB at ${dir} (start the bootnode with --datadir ${o.datadir} first, or pass the right --datadir)`);
     }
     // It may well exist: say what keeps us from it instead of "no node DB".
-    const p = osProblem(err);
-    throw new CliError(`cannot read node DB at ${dir}: ${p === undefined ? String(err) : `${p.reason}; ${p.fix}`}`);
+    throw new CliError(`cannot read node DB at ${dir}: ${osExplain(err, '--datadir')}`);
   }
   const db = await NodeDB.open(dir);
   try {

@@ -9,7 +9,7 @@
 import { chmod, link, mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generatePrivateKey, isValidPrivateKey } from '../crypto';
-import { osProblem } from '../errors';
+import { osExplain } from '../errors';
 import { KeyFileError } from './errors';
 
 export const KEY_FILE_MODE = 0o600;
@@ -34,17 +34,22 @@ function restoreAdvice(path: string): string {
 }
 
 /**
- * Why the file system refused, and what to do (errors.ts osProblem), with
- * the key file's own advice where it has one: a missing key is created by
- * `discv4 genkey`.
+ * The option or argument that chose a key file's path, named in the fixes
+ * ("choose another --nodekey"): `--datadir` for <datadir>/nodekey.
  */
-function fsExplain(err: unknown, path: string): string {
+export const KEY_PATH = 'key file path';
+
+/**
+ * Why the file system refused, and what to do (errors.ts osExplain), with
+ * the key file's own advice where it has one when reading: a missing key
+ * is created by `discv4 genkey`.
+ */
+function fsExplain(err: unknown, path: string, flag: string, reading: boolean): string {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return `no such file; create one with \`discv4 genkey ${path}\``;
-  if (code === 'EISDIR') return `it is a directory; move the directory away and put the key file there, or run \`discv4 genkey ${path}\` for a new identity`;
-  if (code === 'EACCES' || code === 'EPERM') return 'permission denied; make it readable by the user running discv4 (chown it, then chmod 600)';
-  const p = osProblem(err);
-  return p === undefined ? ((err as Error).message ?? String(err)) : `${p.reason}; ${p.fix}`;
+  if (reading && code === 'ENOENT') return `no such file; create one with \`discv4 genkey ${path}\``;
+  if (reading && code === 'EISDIR') return `it is a directory; move the directory away and put the key file there, or run \`discv4 genkey ${path}\` for a new identity`;
+  if (reading && (code === 'EACCES' || code === 'EPERM')) return 'permission denied; make it readable by the user running discv4 (chown it, then chmod 600)';
+  return osExplain(err, flag);
 }
 
 /** Permission bits beyond the owner's, or 0 (always 0 on Windows, which has no such bits). */
@@ -61,12 +66,12 @@ export function permissionWarning(path: string, mode: number): string {
  * Reads a key file. Throws KeyFileError when it cannot be read or holds no
  * valid key; calls `warn` when its permissions are wider than 0600.
  */
-export async function readKeyFile(path: string, warn: (message: string) => void): Promise<Buffer> {
+export async function readKeyFile(path: string, warn: (message: string) => void, flag = KEY_PATH): Promise<Buffer> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new KeyFileError(`cannot read key file ${path}: ${fsExplain(err, path)}`);
+    throw new KeyFileError(`cannot read key file ${path}: ${fsExplain(err, path, flag, true)}`);
   }
   let key: Buffer;
   try {
@@ -84,12 +89,12 @@ export async function readKeyFile(path: string, warn: (message: string) => void)
  * hard-linked into place, which fails if the name exists, so two processes
  * starting at once cannot both create a key (one gets EEXIST).
  */
-export async function writeKeyFile(path: string, key: Uint8Array): Promise<void> {
+export async function writeKeyFile(path: string, key: Uint8Array, flag = KEY_PATH): Promise<void> {
   const dir = dirname(path);
   try {
     await mkdir(dir, { recursive: true, mode: DATA_DIR_MODE });
   } catch (err) {
-    throw new KeyFileError(`cannot create directory ${dir} for key file ${path}: ${fsExplain(err, path)}`);
+    throw new KeyFileError(`cannot create directory ${dir} for key file ${path}: ${fsExplain(err, path, flag, false)}`);
   }
   const tmp = `${path}.tmp-${process.pid}`;
   // A leftover of a crashed run with our pid would make 'wx' fail.
@@ -108,7 +113,7 @@ export async function writeKeyFile(path: string, key: Uint8Array): Promise<void>
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new KeyFileError(`key file ${path} already exists; not overwriting a node identity (move it away first)`);
     }
-    throw new KeyFileError(`cannot write key file ${path}: ${fsExplain(err, path)}`);
+    throw new KeyFileError(`cannot write key file ${path}: ${fsExplain(err, path, flag, false)}`);
   } finally {
     await unlink(tmp).catch(() => undefined);
   }
@@ -118,21 +123,21 @@ export async function writeKeyFile(path: string, key: Uint8Array): Promise<void>
  * The key at `path`, created if the file does not exist (first run of a
  * bootnode with the default key location).
  */
-export async function loadOrCreateKey(path: string, warn: (message: string) => void): Promise<{ key: Buffer; created: boolean }> {
+export async function loadOrCreateKey(path: string, warn: (message: string) => void, flag = KEY_PATH): Promise<{ key: Buffer; created: boolean }> {
   try {
     await stat(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new KeyFileError(`cannot read key file ${path}: ${fsExplain(err, path)}`);
+      throw new KeyFileError(`cannot read key file ${path}: ${fsExplain(err, path, flag, true)}`);
     }
     const key = generatePrivateKey();
     try {
-      await writeKeyFile(path, key);
+      await writeKeyFile(path, key, flag);
       return { key, created: true };
     } catch (e) {
       // Another process created it first: use theirs.
       if (!(e instanceof KeyFileError && /already exists/.test(e.message))) throw e;
     }
   }
-  return { key: await readKeyFile(path, warn), created: false };
+  return { key: await readKeyFile(path, warn, flag), created: false };
 }

@@ -26,7 +26,7 @@ import { DROP_REASONS, TransportStats } from '../transport/transport';
 import { PacketView, readPacket } from '../wire/decode';
 import { writePacket } from '../wire/encode';
 import { PacketType } from '../wire/types';
-import { osProblem } from '../errors';
+import { osExplain } from '../errors';
 import { CliError } from './errors';
 import type { HostPort } from './flags';
 
@@ -206,6 +206,11 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** The one line for a metrics address the server cannot listen on (here, and in bootnode's checkPortsFree). */
+export function metricsFailure(addr: HostPort, err: unknown): CliError {
+  return new CliError(`cannot serve metrics on ${addr.host}:${addr.port}: ${osExplain(err, '--metrics-addr', 'port')}`);
+}
+
 /** Serves GET /metrics. Rejects with CliError (exit 1) if the address cannot be bound. */
 export function serveMetrics(registry: Registry, addr: HostPort): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
@@ -232,10 +237,7 @@ export function serveMetrics(registry: Registry, addr: HostPort): Promise<Metric
   server.headersTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const p = osProblem(err, '--metrics-addr');
-      reject(new CliError(`cannot serve metrics on ${addr.host}:${addr.port}: ${p === undefined ? (err.code ?? err.message) : `${p.reason}; ${p.fix}`}`));
-    });
+    server.once('error', (err: NodeJS.ErrnoException) => reject(metricsFailure(addr, err)));
     server.listen(addr.port, addr.host, () => {
       const a = server.address();
       const port = a !== null && typeof a === 'object' ? a.port : addr.port;

@@ -76,7 +76,7 @@
  * share `local:seq`: give each node its own directory.
  */
 import { randomFillSync, randomInt } from 'node:crypto';
-import { mkdir, realpath, stat } from 'node:fs/promises';
+import { lstat, mkdir, realpath, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import {
   LOCAL_SEQ_KEY,
@@ -95,7 +95,7 @@ import {
   type StoredNode,
 } from './codec';
 import { DbError, RESET_ADVICE, type DbErrorCode } from './errors';
-import { osProblem } from '../errors';
+import { osExplain } from '../errors';
 import { LmdbStore, checkLmdbHeader, checkLmdbTrees, probeLmdbFile } from './lmdb-store';
 import { MemoryStore, lowerBound, type KVStore, type WriteOp } from './store';
 
@@ -118,6 +118,8 @@ export const DEFAULT_EXPIRE_MAX_WORK = 10_000;
 export const DEFAULT_MAX_PENDING_WRITES = 20_000;
 /** The LMDB file inside the DB directory (LMDB adds `nodes.mdb-lock`). */
 export const DATA_FILE = 'nodes.mdb';
+/** LMDB's lock file beside {@link DATA_FILE} (noSubdir: `<file>-lock`). */
+const LOCK_FILE = `${DATA_FILE}-lock`;
 const MEMORY_LABEL = ':memory:';
 
 /** Real paths of the DB directories open (or opening) in this process (see "Sharing"). */
@@ -189,8 +191,33 @@ function errText(err: unknown): string {
 
 /** What went wrong in plain words, with the fix, for file-system errors; the engine's text otherwise. */
 function explain(err: unknown): string {
-  const p = osProblem(err);
-  return p === undefined ? errText(err) : `${p.reason}; ${p.fix}`;
+  return osExplain(err, '--datadir');
+}
+
+/**
+ * Why `name` in the DB directory `dir` (the data file or the lock file)
+ * cannot be handed to LMDB, with the fix; undefined if it is a regular
+ * file or absent (LMDB creates it). LMDB does not fail on anything else (a
+ * directory, a symlink to nowhere): its native code crashes the process
+ * (SIGSEGV), ours or the probe's, which would read as a corrupt DB.
+ * Throws the fs error if `dir` cannot be read.
+ */
+async function fileKindProblem(dir: string, name: string): Promise<string | undefined> {
+  const file = join(dir, name);
+  const what = name === LOCK_FILE ? "LMDB's lock file" : 'the data file';
+  const remedy = name === LOCK_FILE ? 'LMDB makes a new lock file' : 'the node DB starts afresh; its nodes will be re-learned';
+  let st;
+  try {
+    st = await lstat(file);
+    if (st.isSymbolicLink()) st = await stat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (st === undefined) return undefined; // absent
+    return `${what} ${file} is a symbolic link to nothing; remove the link (${remedy}), or choose another --datadir`;
+  }
+  if (st.isFile()) return undefined;
+  const kind = st.isDirectory() ? 'a directory' : 'not a regular file';
+  return `${what} ${file} is ${kind}; move it away (${remedy}), or choose another --datadir`;
 }
 
 /** File-system errors (errno names) are DB_IO; anything else from the engine means bad data. */
@@ -270,14 +297,19 @@ export class NodeDB {
     try {
       const file = join(path, DATA_FILE);
       let bad: string | undefined;
+      let notFile: string | undefined;
       try {
-        bad = await checkLmdbHeader(file);
-        if (!bad && (opts.verifyInChild ?? true) && (await fileHasData(file))) bad = await probeLmdbFile(file);
-        // Garbage pages LMDB reads without complaint (see checkLmdbTrees).
-        bad ??= await checkLmdbTrees(file);
+        notFile = (await fileKindProblem(path, DATA_FILE)) ?? (await fileKindProblem(path, LOCK_FILE));
+        if (notFile === undefined) {
+          bad = await checkLmdbHeader(file);
+          if (!bad && (opts.verifyInChild ?? true) && (await fileHasData(file))) bad = await probeLmdbFile(file);
+          // Garbage pages LMDB reads without complaint (see checkLmdbTrees).
+          bad ??= await checkLmdbTrees(file);
+        }
       } catch (err) {
         throw new DbError('DB_IO', path, `cannot read node DB at ${path}: ${explain(err)}`, { cause: err });
       }
+      if (notFile) throw new DbError('DB_IO', path, `cannot open node DB at ${path}: ${notFile}`);
       if (bad) throw new DbError('DB_CORRUPT', path, `node DB at ${path} is corrupt (${DATA_FILE}: ${bad}); ${RESET_ADVICE}`);
       let store: LmdbStore;
       try {

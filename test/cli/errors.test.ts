@@ -26,6 +26,34 @@ function oneLine(r: CliResult): string {
   return lines[0];
 }
 
+const isRoot = process.getuid?.() === 0;
+
+/**
+ * Runs the CLI as user nobody (65534), for the permission cases: root may
+ * read and write anything, so tests running as root (CI, containers) drop
+ * to nobody for them. Only as root.
+ */
+function runCliAsNobody(args: readonly string[]): Promise<CliResult> {
+  return new Promise<CliResult>((resolve) => {
+    const child = spawn(process.execPath, ['-r', require.resolve('tsx/cjs'), path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args], {
+      cwd: '/',
+      uid: 65534,
+      gid: 65534,
+      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', TSX_DISABLE_CACHE: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: out, stderr: err });
+    });
+  });
+}
+
 describe('CLI: file-system and port errors say what to do', function () {
   this.timeout(60_000);
   after(killAll);
@@ -96,31 +124,77 @@ describe('CLI: file-system and port errors say what to do', function () {
     const p = osProblem(new Error('Permission denied: Attempting to setup locks'));
     assert.deepEqual(p, {
       reason: 'permission denied',
-      fix: 'make the directory and its files writable by the user running discv4 (chown), or choose another --datadir',
+      fix: 'make the directory and its files readable and writable by the user running discv4 (chown), or choose another --datadir',
     });
-    if (process.getuid?.() !== 0) return;
+    // The same from the errno number LMDB's errors carry (code 13, EACCES).
+    assert.deepEqual(osProblem(Object.assign(new Error('Permission denied: Attempting to setup locks'), { code: 13 })), p);
+    if (!isRoot) return;
     const dir = tempDir();
     fs.chmodSync(dir, 0o755);
     // A DB made by root (the owner), read-only to everyone else.
     await (await NodeDB.open(path.join(dir, 'nodes'))).close();
     fs.chmodSync(path.join(dir, 'nodes'), 0o755);
     for (const f of fs.readdirSync(path.join(dir, 'nodes'))) fs.chmodSync(path.join(dir, 'nodes', f), 0o644);
-    const r = await new Promise<CliResult>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        ['-r', require.resolve('tsx/cjs'), path.join(REPO_ROOT, 'src', 'cli', 'main.ts'), '--datadir', dir, '--nodekeyhex', '11'.repeat(32), '--addr', '127.0.0.1:0', ...ARGS],
-        { cwd: '/', uid: 65534, gid: 65534, env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', TSX_DISABLE_CACHE: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const r = await runCliAsNobody(['--datadir', dir, '--nodekeyhex', '11'.repeat(32), '--addr', '127.0.0.1:0', ...ARGS]);
+    assert.match(oneLine(r), /^discv4: cannot open node DB at .*\/nodes: permission denied; make the directory and its files readable and writable by the user running discv4 \(chown\), or choose another --datadir$/);
+  });
+
+  it("LMDB's lock file is a directory: one line naming it and the fix, no crash, on a first run and on a DB that exists", async () => {
+    // LMDB's native code crashes (SIGSEGV) on a lock file it cannot map,
+    // with no message; the probe's crash read as a corrupt DB. Root can
+    // reproduce this one.
+    const fresh = tempDir();
+    fs.mkdirSync(path.join(fresh, 'nodes', 'nodes.mdb-lock'), { recursive: true });
+    const existing = tempDir();
+    await (await NodeDB.open(path.join(existing, 'nodes'))).close();
+    fs.rmSync(path.join(existing, 'nodes', 'nodes.mdb-lock'));
+    fs.mkdirSync(path.join(existing, 'nodes', 'nodes.mdb-lock'));
+    for (const dir of [fresh, existing]) {
+      const r = await runCli(['--datadir', dir, '--nodekeyhex', '11'.repeat(32), '--addr', '127.0.0.1:0', ...ARGS], { cwd: dir });
+      assert.equal(r.signal, null, r.stderr);
+      const lock = path.join(dir, 'nodes', 'nodes.mdb-lock');
+      assert.equal(
+        oneLine(r),
+        `discv4: cannot open node DB at ${path.join(dir, 'nodes')}: LMDB's lock file ${lock} is a directory; move it away (LMDB makes a new lock file), or choose another --datadir`,
       );
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (err += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('close', (code, signal) => {
-        clearTimeout(timer);
-        resolve({ code, signal, stdout: out, stderr: err });
-      });
-    });
-    assert.match(oneLine(r), /cannot open node DB at .*\/nodes: permission denied; make the directory and its files writable by the user running discv4 \(chown\), or choose another --datadir/);
+      assert.ok(fs.statSync(lock).isDirectory(), 'left as it was');
+    }
+    // bans says the same: the DB is there, something keeps us from it.
+    const line = oneLine(await runCli(['bans', '--datadir', existing], { cwd: existing }));
+    assert.match(line, /^discv4: cannot open node DB at .*\/nodes: LMDB's lock file .* is a directory; move it away/);
+  });
+
+  it('bans on a datadir its user may not read says permission denied, not "no node DB"', async function () {
+    if (!isRoot) this.skip(); // needs a second user: runs as nobody
+    const dir = tempDir();
+    await (await NodeDB.open(path.join(dir, 'nodes'))).close();
+    fs.chmodSync(dir, 0o700); // root's alone: nobody cannot even look inside
+    const line = oneLine(await runCliAsNobody(['bans', '--datadir', dir]));
+    assert.equal(
+      line,
+      `discv4: cannot read node DB at ${path.join(dir, 'nodes')}: permission denied; make the directory and its files readable and writable by the user running discv4 (chown), or choose another --datadir`,
+    );
+  });
+
+  it('--writeaddress reads the key beside a running node: the taken ports are not checked', async () => {
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+    const tcp = net.createServer();
+    await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+    try {
+      const dir = tempDir();
+      const gen = await runCli(['genkey', path.join(dir, 'nodekey')], { cwd: dir });
+      assert.equal(gen.code, 0, gen.stderr);
+      const r = await runCli(
+        ['--datadir', dir, '--writeaddress', '--addr', `127.0.0.1:${udp.address().port}`, '--metrics-addr', `127.0.0.1:${(tcp.address() as net.AddressInfo).port}`],
+        { cwd: dir },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, gen.stdout, 'the id of the key genkey wrote');
+      assert.deepEqual(fs.readdirSync(dir), ['nodekey'], 'no node DB either');
+    } finally {
+      udp.close();
+      tcp.close();
+    }
   });
 });

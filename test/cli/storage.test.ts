@@ -38,17 +38,20 @@ function garbage(rand: () => number, bytes: number): Buffer {
 }
 
 /**
- * Every file and directory under `dir`, with the sha256 of each file: what
- * "untouched" compares. LMDB's lock file (`nodes.mdb-lock`) holds no data,
- * only the reader table and mutexes, which any open rewrites, even the
- * read-only one of the DB probe: it must stay, its bytes may change.
+ * Every file, directory and symlink under `dir`, with the sha256 of each
+ * file: what "untouched" compares. LMDB's lock file (`nodes.mdb-lock`)
+ * holds no data, only the reader table and mutexes, which any open
+ * rewrites, even the read-only one of the DB probe: it must stay, its
+ * bytes may change.
  */
 function snapshot(dir: string): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (rel: string) => {
     const full = path.join(dir, rel);
-    const st = fs.statSync(full);
-    if (st.isDirectory()) {
+    const st = fs.lstatSync(full);
+    if (st.isSymbolicLink()) {
+      out.set(rel, `link to ${fs.readlinkSync(full)}`);
+    } else if (st.isDirectory()) {
       out.set(`${rel}/`, 'dir');
       for (const name of fs.readdirSync(full).sort()) visit(path.join(rel, name));
     } else {
@@ -198,6 +201,37 @@ describe('storage safety: damaged node DB and key files (CLI bootnode)', functio
     const ping = await runCli(['ping', b.enode, '--addr', '127.0.0.1:0'], { cwd: root });
     assert.equal(ping.code, 0, ping.stderr);
     assert.equal((await stop(b, 'SIGTERM')).code, 0);
+  });
+
+  it("refuses a node DB whose data or lock file is a directory or a symlink to nothing: exit 1, one line naming the file and the fix (not 'corrupt'), no crash, files untouched", async () => {
+    // LMDB's native code crashes on these (SIGSEGV) instead of failing: in
+    // the bootnode itself on a new DB, in the probe on an existing one.
+    const lockIs = (make: (lock: string) => void) => (db: string) => {
+      fs.rmSync(`${db}-lock`);
+      make(`${db}-lock`);
+    };
+    const cases: Case[] = [
+      { name: 'lock file a directory', dir: damagedCopy(lockIs((lock) => fs.mkdirSync(lock))) },
+      { name: 'lock file a symlink to nothing', dir: damagedCopy(lockIs((lock) => fs.symlinkSync(path.join(root, 'nowhere'), lock))) },
+      { name: 'lock file a directory, no data file yet', dir: damagedCopy(lockIs((lock) => (fs.rmSync(lock.replace(/-lock$/, '')), fs.mkdirSync(lock)))) },
+      {
+        name: 'data file a directory',
+        dir: damagedCopy((db) => {
+          fs.rmSync(db);
+          fs.mkdirSync(db);
+        }),
+      },
+    ];
+    const expected = ['a directory', 'a symbolic link to nothing', 'a directory', 'a directory'];
+    await assertRefused(cases, (dir) => {
+      const i = cases.findIndex((c) => c.dir === dir);
+      const nodes = path.join(dir, 'nodes');
+      const lock = i < 3;
+      const file = path.join(nodes, lock ? 'nodes.mdb-lock' : 'nodes.mdb');
+      const what = lock ? "LMDB's lock file" : 'the data file';
+      const fix = `${expected[i] === 'a directory' ? 'move it away' : 'remove the link'} (${lock ? 'LMDB makes a new lock file' : 'the node DB starts afresh; its nodes will be re-learned'}), or choose another --datadir`;
+      return new RegExp(`^discv4: cannot open node DB at ${escapeRe(nodes)}: ${escapeRe(what)} ${escapeRe(file)} is ${expected[i]}; ${escapeRe(fix)}$`);
+    });
   });
 
   it('refuses a key file with bytes flipped, cut short, emptied, zeroed or replaced by a directory: exit 1, one line naming it and the fix, never replaced', async () => {

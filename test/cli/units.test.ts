@@ -3,7 +3,10 @@
  * rate limiter, metric names.
  */
 import { strict as assert } from 'node:assert';
+import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { generatePrivateKey, nodeIdFromPrivateKey } from '../../src/crypto';
 import { signRecord } from '../../src/enr/record';
@@ -15,7 +18,13 @@ import { parseArgs, parseDuration, parseHostPort, resolveOptions } from '../../s
 import { parseKeyHex, readKeyFile, writeKeyFile, loadOrCreateKey } from '../../src/cli/keyfile';
 import { createLogger, LogLimiter, prettyLine } from '../../src/cli/log';
 import { exitCodeOf } from '../../src/cli/main';
-import { createMetrics } from '../../src/cli/metrics';
+import { createMetrics, metricsFailure, serveMetrics } from '../../src/cli/metrics';
+import { Registry } from 'prom-client';
+import { bindFailure, checkPortsFree } from '../../src/cli/bootnode';
+import { osExplain, osProblem } from '../../src/errors';
+import { BindError } from '../../src/transport/socket';
+import { bindNative } from '../../src/transport/native-socket';
+import { DROP_REASONS } from '../../src/transport/transport';
 import { parseNat } from '../../src/cli/nat';
 import { tempDir } from './helpers';
 
@@ -297,6 +306,97 @@ describe('cli metrics', () => {
       m.stop();
       await client.close();
       await d.close();
+    }
+  });
+
+  it('names byte counters *_bytes_total, and the drops help names every drop reason, from DROP_REASONS', async () => {
+    const d = await Discovery.start({ privateKey: generatePrivateKey(), address: '127.0.0.1', port: 0, refreshOnStart: false });
+    const m = createMetrics(d, { version: '0.0.0' });
+    try {
+      const all = (await m.registry.getMetricsAsJSON()).filter((x) => x.name.startsWith('discv4_'));
+      const names = all.map((x) => x.name);
+      assert.ok(names.includes('discv4_received_bytes_total') && names.includes('discv4_sent_bytes_total'), names.join(' '));
+      for (const x of all) {
+        // Prometheus: the unit, then _total for counters (node_network_receive_bytes_total).
+        if (/bytes/.test(x.name)) assert.match(x.name, String(x.type) === 'counter' ? /_bytes_total$/ : /_bytes$/, `${x.name}: unit suffix`);
+      }
+      const drops = all.find((x) => x.name === 'discv4_drops_total')!;
+      assert.deepEqual(Object.keys(d.transport.stats().drops).sort(), [...DROP_REASONS].sort(), 'DROP_REASONS is the set stats().drops counts');
+      for (const r of DROP_REASONS) assert.match(drops.help, new RegExp(`\\b${r}\\b`), `help names ${r}`);
+    } finally {
+      m.stop();
+      await d.close();
+    }
+  });
+});
+
+describe('cli error translation (osProblem, bindFailure, metricsFailure)', () => {
+  it('turns every file-system and socket errno into a reason and a fix naming the flag, never the errno', () => {
+    const codes = ['ENOENT', 'ENOTDIR', 'EEXIST', 'EISDIR', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EADDRINUSE', 'EADDRNOTAVAIL'];
+    for (const code of codes) {
+      const p = osProblem(Object.assign(new Error(`${code}: something`), { code }), '--datadir');
+      assert.ok(p !== undefined, code);
+      assert.doesNotMatch(`${p.reason}; ${p.fix}`, /\bE[A-Z]{3,}\b/, `${code}: plain words`);
+      assert.ok(p.reason.length > 5 && p.fix.length > 10, code);
+      // LMDB's errors carry the errno number (os.constants.errno) instead of its name.
+      assert.deepEqual(osProblem({ code: os.constants.errno[code as keyof typeof os.constants.errno], message: 'x' }, '--datadir'), p, `${code} as a number`);
+    }
+    for (const code of ['ENOTDIR', 'EEXIST', 'EISDIR', 'EACCES', 'EROFS']) assert.match(osProblem({ code }, '--nodekey')!.fix, /--nodekey/, code);
+    // LMDB's text for an errno, without a code.
+    assert.equal(osProblem(new Error('Permission denied: Attempting to setup locks'))!.reason, 'permission denied');
+    assert.equal(osProblem(new Error('MDB_No space left on device'))!.reason, 'no space left on the device');
+    assert.equal(osProblem(new Error('Read-only file system'))!.reason, 'the file system is read-only');
+    // A port refused for permission is a privileged port, not a file to chown.
+    assert.match(osProblem({ code: 'EACCES' }, '--addr', 'port')!.fix, /ports below 1024 need root or CAP_NET_BIND_SERVICE: choose another --addr port/);
+    // Not an OS error: no translation; osExplain keeps the message.
+    assert.equal(osProblem(new Error('MDB_CORRUPTED: Located page was wrong type')), undefined);
+    assert.equal(osExplain(new Error('MDB_CORRUPTED: Located page was wrong type')), 'MDB_CORRUPTED: Located page was wrong type');
+    assert.equal(osExplain({ code: 'ENOSPC' }), 'no space left on the device; free some disk space');
+  });
+
+  it('a UDP port taken after the start-up check: the BindError becomes the same one line', async () => {
+    const taken = dgram.createSocket('udp4');
+    await new Promise<void>((r) => taken.bind(0, '127.0.0.1', r));
+    const addr = { host: '127.0.0.1', port: taken.address().port };
+    try {
+      const check = await checkPortsFree({ addr, metricsAddr: undefined }).then(() => undefined, (e: unknown) => e as CliError);
+      const bind = await bindNative({ address: addr.host, port: addr.port }).then(
+        async (s) => {
+          await s.close();
+          assert.fail('bound a taken port');
+        },
+        (e: unknown) => bindFailure(addr, e),
+      );
+      assert.ok(check instanceof CliError && bind instanceof CliError);
+      assert.equal(bind.message, check.message);
+      assert.equal(bind.message, `cannot bind UDP 127.0.0.1:${addr.port}: address already in use; another process listens there (another node?): stop it, or choose another --addr port`);
+      assert.equal(exitCodeOf(bind), EXIT_FAILURE);
+    } finally {
+      taken.close();
+    }
+    // A BindError without an errno keeps its own message (it names the address already).
+    assert.equal(bindFailure(addr, new BindError('cannot bind UDP x:1: invalid address (EINVAL)')).message, 'cannot bind UDP x:1: invalid address (EINVAL)');
+  });
+
+  it('a metrics port in use: the same line from the start-up check and from serveMetrics', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const addr = { host: '127.0.0.1', port: (taken.address() as net.AddressInfo).port };
+    try {
+      const check = await checkPortsFree({ addr: { host: '127.0.0.1', port: 0 }, metricsAddr: addr }).then(() => undefined, (e: unknown) => e as CliError);
+      const serve = await serveMetrics(new Registry(), addr).then(
+        async (s) => {
+          await s.close();
+          assert.fail('served on a taken port');
+        },
+        (e: unknown) => e as CliError,
+      );
+      assert.ok(check instanceof CliError && serve instanceof CliError);
+      assert.equal(serve.message, check.message);
+      assert.equal(serve.message, metricsFailure(addr, Object.assign(new Error('listen EADDRINUSE'), { code: 'EADDRINUSE' })).message);
+      assert.match(serve.message, /^cannot serve metrics on 127\.0\.0\.1:\d+: address already in use; another process listens there \(another node\?\): stop it, or choose another --metrics-addr port$/);
+    } finally {
+      taken.close();
     }
   });
 });
