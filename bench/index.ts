@@ -30,6 +30,7 @@ import { interference, startInterferenceMonitor } from './interference';
 import { clientSocketFromArgv, livePids, LoopbackResult, loopbackSummary, runLoopback, subjectsFromArgv } from './loopback';
 import { microSuites, MicroSuite } from './micro';
 import { buildScoreboard, figOf, MicroStat, MICRO_TARGETS, renderMarkdown, renderText } from './scoreboard';
+import { resultsDir } from './results-dir';
 
 /** One benny result: one case in one repeat. */
 interface Row {
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
   if (lb) console.log('\n' + loopbackSummary(lb));
 
   // Quick runs go to results/quick (git-ignored): a smoke run must not replace the tracked figures.
-  const dir = path.join(__dirname, 'results', ...(quick ? ['quick'] : []));
+  const dir = resultsDir(quick);
   fs.mkdirSync(dir, { recursive: true });
   const written: string[] = [];
   const write = (name: string, text: string) => {

@@ -17,6 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { LookupSummary, runSimulation, SimulationResult } from '../src/sim/simulation';
+import { resultsDir } from '../bench/results-dir';
 
 const { values } = parseArgs({
   options: {
@@ -42,7 +43,7 @@ const num = (v: string | undefined, name: string): number | undefined => {
 };
 
 const quick = values.quick === true;
-const out = values.out ?? path.join('bench', 'results', ...(quick ? ['quick'] : []), 'sim.json');
+const out = values.out ?? path.relative(process.cwd(), path.join(resultsDir(quick), 'sim.json'));
 
 function lookupLines(title: string, L: LookupSummary): string[] {
   const f = (x: number, d = 1) => x.toFixed(d);

@@ -44,6 +44,7 @@ import {
   WindowCounts,
 } from './client';
 import { ForeignCpu, interference, startInterferenceMonitor } from '../interference';
+import { resultsDir } from '../results-dir';
 import type { ChildMessage, Impl, ParentMessage, ServerArgs, ServerStats } from './protocol';
 
 export type { Impl } from './protocol';
@@ -878,7 +879,7 @@ if (require.main === module) {
       console.log('\n' + loopbackSummary(r) + '\n');
       // A run of chosen subjects goes to the temp dir: it must not replace the scoreboard's results.
       // Quick runs go to results/quick (git-ignored).
-      const dir = subjects === undefined ? path.join(__dirname, '..', 'results', ...(quick ? ['quick'] : [])) : os.tmpdir();
+      const dir = subjects === undefined ? resultsDir(quick) : os.tmpdir();
       fs.mkdirSync(dir, { recursive: true });
       const file = path.join(dir, quick && subjects !== undefined ? 'loopback-quick.json' : 'loopback.json');
       fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), ...r }, null, 2) + '\n');

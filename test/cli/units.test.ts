@@ -3,6 +3,7 @@
  * rate limiter, metric names.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -26,6 +27,8 @@ import { BindError } from '../../src/transport/socket';
 import { bindNative } from '../../src/transport/native-socket';
 import { DROP_REASONS } from '../../src/transport/transport';
 import { parseNat } from '../../src/cli/nat';
+import { resultsDir } from '../../bench/results-dir';
+import { REPO_ROOT } from '../helpers/vectors';
 import { tempDir } from './helpers';
 
 /** Runs fn and returns the CliError it throws (fails if it throws nothing or something else). */
@@ -400,3 +403,25 @@ describe('cli error translation (osProblem, bindFailure, metricsFailure)', () =>
     }
   });
 });
+
+describe('bench result paths (npm run bench -- --quick, npm run sim -- --quick)', () => {
+  it('quick runs write to bench/results/quick, which git ignores; no quick result is tracked', function () {
+    const git = (...args: string[]) => spawnSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' });
+    if (git('rev-parse', '--is-inside-work-tree').stdout.trim() !== 'true') this.skip(); // not a git checkout
+    assert.equal(resultsDir(false), path.join(REPO_ROOT, 'bench', 'results'));
+    assert.equal(resultsDir(true), path.join(REPO_ROOT, 'bench', 'results', 'quick'));
+    // check-ignore: exit 0 when ignored, 1 when not.
+    for (const f of ['micro.json', 'loopback.json', 'scoreboard.md', 'loopback-chart.svg', 'sim.json']) {
+      assert.equal(git('check-ignore', '-q', path.join(resultsDir(true), f)).status, 0, `quick/${f} is ignored`);
+      assert.equal(git('check-ignore', '-q', path.join(resultsDir(false), f)).status, 1, `${f} (a full run's) is not ignored`);
+    }
+    const tracked = git('ls-files', 'bench/results').stdout.split('\n').filter(Boolean);
+    assert.ok(tracked.includes('bench/results/micro.json'), tracked.join(' '));
+    assert.deepEqual(tracked.filter((f) => /quick/.test(f)), [], 'no quick result is tracked');
+    // Every writer takes its directory from resultsDir.
+    for (const f of ['bench/index.ts', 'bench/loopback/index.ts', 'sim/run.ts']) {
+      assert.match(fs.readFileSync(path.join(REPO_ROOT, f), 'utf8'), /resultsDir\(quick\)/, `${f} writes to resultsDir(quick)`);
+    }
+  });
+});
+
