@@ -5,6 +5,9 @@
 // keeps memory safe: that arguments are typed arrays and ranges are in bounds.
 #include <napi.h>
 
+#include <cstddef>
+#include <cstdint>
+
 #include "args.h"
 #include "core.h"
 #include "udp.h"
@@ -128,6 +131,59 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   return code(info, discv4::open(p, len, o));
 }
 
+// `contract`: the numbers JS relies on, by name, as compiled. src/crypto/native.ts
+// compares them with its TypeScript definitions once, when the addon loads,
+// and test/native-contract.test.ts compares both with the headers. Keys are
+// the enumerator / constant names without the leading `k`.
+#define DISCV4_NAMED(obj, value) (obj).Set(&(#value)[1], Napi::Number::New(env, double(int64_t(value))))
+Napi::Object Contract(Napi::Env env) {
+  using namespace discv4;
+  Napi::Object status = Napi::Object::New(env);  // core.h
+  DISCV4_NAMED(status, kOk);
+  DISCV4_NAMED(status, kTooSmall);
+  DISCV4_NAMED(status, kTooLarge);
+  DISCV4_NAMED(status, kBadHash);
+  DISCV4_NAMED(status, kBadSignature);
+  DISCV4_NAMED(status, kBadKey);
+  DISCV4_NAMED(status, kRange);
+  Napi::Object packet = Napi::Object::New(env);  // core.h
+  DISCV4_NAMED(packet, kHashSize);
+  DISCV4_NAMED(packet, kSignatureSize);
+  DISCV4_NAMED(packet, kHeadSize);
+  DISCV4_NAMED(packet, kMinPacketSize);
+  DISCV4_NAMED(packet, kMaxPacketSize);
+  DISCV4_NAMED(packet, kNodeIdSize);
+  Napi::Object send = Napi::Object::New(env);  // udp.h
+  send.Set("Sent", double(int32_t(SendResult::kSent)));
+  send.Set("Queued", double(int32_t(SendResult::kQueued)));
+  send.Set("Dropped", double(int32_t(SendResult::kDropped)));
+  send.Set("BadKey", double(int32_t(SendResult::kBadKey)));
+  Napi::Object record = Napi::Object::New(env);  // udp.h
+  DISCV4_NAMED(record, kToOpen);
+  DISCV4_NAMED(record, kSkip);
+  Napi::Object limit = Napi::Object::New(env);  // udp.h
+  DISCV4_NAMED(limit, kMaxThreads);
+  DISCV4_NAMED(limit, kMaxWorkQueue);
+  Napi::Object meta = Napi::Object::New(env);  // udp.h: byte offsets
+  meta.Set("Size", double(sizeof(Meta)));
+  meta.Set("Off", double(offsetof(Meta, off)));
+  meta.Set("Len", double(offsetof(Meta, len)));
+  meta.Set("Family", double(offsetof(Meta, family)));
+  meta.Set("Port", double(offsetof(Meta, port)));
+  meta.Set("Ip", double(offsetof(Meta, ip)));
+  meta.Set("Status", double(offsetof(Meta, status)));
+  meta.Set("Id", double(offsetof(Meta, id)));
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("Status", status);
+  c.Set("Packet", packet);
+  c.Set("SendResult", send);
+  c.Set("RecordStatus", record);
+  c.Set("UdpLimit", limit);
+  c.Set("Meta", meta);
+  return c;
+}
+#undef DISCV4_NAMED
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   if (!discv4::init()) {
     Napi::Error::New(env, "discv4-native: secp256k1 context creation failed")
@@ -141,6 +197,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("seal", Napi::Function::New(env, Seal, "seal"));
   exports.Set("open", Napi::Function::New(env, Open, "open"));
   discv4::registerUdp(env, exports);
+  exports.Set("contract", Contract(env));
   return exports;
 }
 

@@ -14,13 +14,18 @@ namespace discv4 {
 // Packet layout (devp2p discv4.md):
 //   hash(32) || signature(65: r || s || recid) || packet-type(1) || packet-data
 constexpr size_t kHashSize = 32;
-constexpr size_t kSigSize = 65;
-constexpr size_t kHeadSize = kHashSize + kSigSize;  // 97: seal's headroom
-constexpr size_t kMinPacketSize = kHeadSize + 1;    // 98: head + type byte
-constexpr size_t kMaxPacketSize = 1280;             // discv4.md: max datagram
-constexpr size_t kNodeIdSize = 64;                  // uncompressed key sans 0x04
+constexpr size_t kSignatureSize = 65;
+constexpr size_t kHeadSize = kHashSize + kSignatureSize;  // 97: seal's headroom
+constexpr size_t kMinPacketSize = kHeadSize + 1;          // 98: head + type byte
+constexpr size_t kMaxPacketSize = 1280;                   // discv4.md: max datagram
+constexpr size_t kNodeIdSize = 64;                        // uncompressed key sans 0x04
 
-// Status codes shared with src/crypto/native.ts (keep in sync).
+// What the functions below return. The TypeScript side is src/errors.ts
+// NativeStatus (open()'s 0..4 are also DecodeStatus 0..4); the addon exports
+// these values (addon.cc `contract`), src/crypto/native.ts checks them at load
+// and test/native-contract.test.ts checks this header by name. The sizes
+// above are checked against src/wire/types.ts the same way (kHashSize <->
+// HASH_SIZE).
 enum Status : int32_t {
   kOk = 0,
   kTooSmall = 1,      // open: datagram shorter than 98 bytes

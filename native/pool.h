@@ -26,6 +26,8 @@
 #include <thread>
 #include <vector>
 
+#include "core.h"
+
 namespace discv4 {
 
 // One datagram to verify: the status (core.h Status) and the recovered id go
@@ -75,7 +77,7 @@ class CryptoPool {
   PoolStats stats() const;
 
  private:
-  static constexpr size_t kMaxDatagram = 1280;
+  static constexpr size_t kMaxDatagram = kMaxPacketSize;  // core.h: discv4's largest packet
 
   struct SendJob {
     uint8_t data[kMaxDatagram];

@@ -4,8 +4,8 @@
 // Why: Node's dgram allocates a Buffer and an rinfo object (with a string
 // address) per datagram and makes one JS call per datagram. Here the only
 // per-datagram work on the receive path is libuv's recvmmsg bookkeeping and a
-// 32-byte metadata record; JS is entered once per batch with a count and
-// walks the metadata (src/transport/native-socket.ts).
+// 112-byte metadata record (udp.h Meta); JS is entered once per batch with a
+// count and walks the metadata (src/transport/native-socket.ts).
 //
 // Memory: one calloc'd block = the slab (kChunks x 64 KiB, what libuv's
 // recvmmsg fills) followed by kChunks metadata records. JS sees it through
@@ -57,36 +57,17 @@ constexpr size_t kChunkSize = 64 * 1024;
 constexpr uint32_t kChunks = 20;
 constexpr size_t kSlabSize = kChunkSize * kChunks;
 
-// One record per datagram of the current batch. Layout is read by
-// native-socket.ts as 28 int32 words: off, len, family, port, ip[16 bytes],
-// status, 3 reserved words, id[64 bytes].
-struct Meta {
-  int32_t off;
-  int32_t len;
-  int32_t family;  // 4 or 6 (IPv4-mapped IPv6 sources are unwrapped to 4)
-  int32_t port;
-  uint8_t ip[16];  // 4 bytes used for family 4
-  // openBatch(): kToOpen when recorded; JS sets kSkip for datagrams it
-  // rejects before the crypto; then the core.h Status of open().
-  int32_t status;
-  int32_t reserved[3];
-  uint8_t id[64];  // the sender's node id when status == kOk
-};
-static_assert(sizeof(Meta) == 112, "native-socket.ts reads 28 int32 words per datagram");
-constexpr int32_t kToOpen = -1;
+// The metadata records (udp.h Meta) follow the slab.
+static_assert(kSlabSize % alignof(Meta) == 0, "metadata follows the slab");
 // The prefix of an IPv4-mapped IPv6 address (::ffff:a.b.c.d).
 constexpr uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-constexpr int32_t kSkip = -2;
-static_assert(kSlabSize % alignof(Meta) == 0, "metadata follows the slab");
 
 constexpr size_t kMemSize = kSlabSize + kChunks * sizeof(Meta);
-// Threads per socket: the JS thread plus up to 255 workers.
-constexpr uint32_t kMaxThreads = 256;
-// Datagrams each worker holds for sending (~1.3 KiB each).
+// Datagrams each worker holds for sending (~1.3 KiB each) by default; at most
+// kMaxWorkQueue (udp.h).
 constexpr uint32_t kWorkQueue = 2048;
-constexpr uint32_t kMaxWorkQueue = 65536;
 // The pool's job size: discv4's maximum packet.
-constexpr uint32_t kMaxPooledDatagram = 1280;
+constexpr uint32_t kMaxPooledDatagram = kMaxPacketSize;
 // Replies held during one receive batch for one sendmmsg (a batch of 20
 // pings makes 20 pongs; ping-backs and neighbors add some).
 constexpr uint32_t kOutMax = 64;
@@ -174,7 +155,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     }
     uint32_t threads = info[5].As<Napi::Number>().Uint32Value();
     if (threads < 1 || threads > kMaxThreads) {
-      Napi::RangeError::New(env, "UdpSocket: threads must be 1..256").ThrowAsJavaScriptException();
+      Napi::RangeError::New(env, "UdpSocket: threads must be 1.." + std::to_string(kMaxThreads))
+          .ThrowAsJavaScriptException();
       return;
     }
     family_ = info[0].As<Napi::Number>().Int32Value();
@@ -191,7 +173,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     uint32_t workQueue = kWorkQueue;
     if (info.Length() > 6 && info[6].IsNumber()) workQueue = info[6].As<Napi::Number>().Uint32Value();
     if (workQueue < 1 || workQueue > kMaxWorkQueue) {
-      Napi::RangeError::New(env, "UdpSocket: workQueue must be 1..65536").ThrowAsJavaScriptException();
+      Napi::RangeError::New(env, "UdpSocket: workQueue must be 1.." + std::to_string(kMaxWorkQueue))
+          .ThrowAsJavaScriptException();
       return;
     }
     if (threads > 1) pool_ = std::make_unique<CryptoPool>(threads - 1, workQueue);
@@ -275,6 +258,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   bool isOpen() const { return h_ != nullptr && !closing_; }
 
   static Napi::Value Int(const Napi::CallbackInfo& info, int32_t v) { return Napi::Number::New(info.Env(), v); }
+  static Napi::Value Int(const Napi::CallbackInfo& info, SendResult v) { return Int(info, int32_t(v)); }
 
   // bind(ip: string, port) -> 0 or a negative libuv errno.
   Napi::Value Bind(const Napi::CallbackInfo& info) {
@@ -346,14 +330,11 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     return info.Env().Undefined();
   }
 
-  // send(buf, off, len, ip(4|16 bytes), port) -> kSent, kSendQueued (copied
-  // into the send queue), kSendDropped (queue full) or a negative libuv
-  // errno (nothing sent, nothing kept). With worker threads the datagram is
-  // copied into the queue of the worker that owns its destination (kSent).
-  static constexpr int32_t kSent = 0;
-  static constexpr int32_t kSendQueued = 1;
-  static constexpr int32_t kSendDropped = 2;
-  static constexpr int32_t kSendBadKey = 5;  // core.h kBadKey: sealSend before setKey
+  // send(buf, off, len, ip(4|16 bytes), port) -> a udp.h SendResult: kSent,
+  // kQueued (copied into the send queue), kDropped (queue full), or a
+  // negative libuv errno (nothing sent, nothing kept). With worker threads
+  // the datagram is copied into the queue of the worker that owns its
+  // destination (kSent).
   Napi::Value Send(const Napi::CallbackInfo& info) { return SendImpl(info, false); }
 
   // sealSend(buf, off, len, ip, port): seals buf[off, off+len) (97 bytes of
@@ -372,7 +353,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       return Int(info, UV_EINVAL);
     }
     if (size_t(off) > buf.len || buf.len - off < len || port == 0 || port > 65535) return Int(info, UV_EINVAL);
-    if (seal && !hasKey_) return Int(info, kSendBadKey);
+    if (seal && !hasKey_) return Int(info, SendResult::kBadKey);
 
     sockaddr_storage ss;
     socklen_t ssLen = 0;
@@ -393,13 +374,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       }
       if (!pool_->submit(fd_, data, len, sa, ssLen, seal)) {
         sendDropped_++;
-        return Int(info, kSendDropped);
+        return Int(info, SendResult::kDropped);
       }
-      return Int(info, kSent);
+      return Int(info, SendResult::kSent);
     }
     if (seal) {
       int32_t st = discv4::seal(data, len, key_);
-      if (st != kOk) return Int(info, st == kBadKey ? kSendBadKey : UV_EINVAL);
+      if (st != kOk) return st == kBadKey ? Int(info, SendResult::kBadKey) : Int(info, UV_EINVAL);
       sealed_++;
     }
 #ifdef __linux__
@@ -414,7 +395,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       out_->len[k] = len;
       memcpy(&out_->addr[k], &ss, ssLen);
       out_->addrLen[k] = ssLen;
-      return Int(info, kSent);
+      return Int(info, SendResult::kSent);
     }
 #endif
     return SendNow(data, len, sa);
@@ -436,7 +417,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       int tr = uv_udp_try_send(&h_->udp, &b, 1, sa);
       if (tr >= 0) {
         sendTry_++;
-        return kSent;
+        return int32_t(SendResult::kSent);
       }
       if (tr != UV_EAGAIN && tr != UV_ENOBUFS) {
         sendErrors_++;
@@ -452,12 +433,12 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   int32_t Enqueue(const uint8_t* data, uint32_t len, const sockaddr* sa) {
     if (h_->udp.send_queue_count >= maxSendQueue_) {
       sendDropped_++;
-      return kSendDropped;
+      return int32_t(SendResult::kDropped);
     }
     auto* req = static_cast<SendReq*>(malloc(offsetof(SendReq, data) + (len > 0 ? len : 1)));
     if (req == nullptr) {
       sendDropped_++;
-      return kSendDropped;
+      return int32_t(SendResult::kDropped);
     }
     if (len > 0) memcpy(req->data, data, len);
     uv_buf_t qb = uv_buf_init(reinterpret_cast<char*>(req->data), len);
@@ -468,7 +449,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       return r;
     }
     sendQueued_++;
-    return kSendQueued;
+    return int32_t(SendResult::kQueued);
   }
 
   // Sends the replies held during a receive batch: sendmmsg, in order; what
@@ -553,13 +534,13 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     return 0;
   }
 
-  // setKey(priv: 32 bytes) -> 0, or kSendBadKey for an invalid key. The key
-  // sealSend() signs with.
+  // setKey(priv: 32 bytes) -> 0, or SendResult::kBadKey for an invalid key.
+  // The key sealSend() signs with.
   Napi::Value SetKey(const Napi::CallbackInfo& info) {
     Bytes priv;
     if (info.Length() < 1 || !bytesArg(info.Env(), info[0], &priv) || priv.len != 32) return Int(info, UV_EINVAL);
     uint8_t id[64];
-    if (discv4::publicKey(priv.data, id) != kOk) return Int(info, kSendBadKey);
+    if (discv4::publicKey(priv.data, id) != kOk) return Int(info, SendResult::kBadKey);
     memcpy(key_, priv.data, 32);
     hasKey_ = true;
     if (pool_) pool_->setKey(key_);

@@ -17,14 +17,33 @@ export class DiscError extends Error {
   }
 }
 
-/** Numeric decode results: what the hot path returns and counts. */
-export enum DecodeStatus {
+/**
+ * native/core.h `Status`: the results of the native seal, open, sign,
+ * recover and publicKey. This is its one TypeScript definition (re-exported
+ * by src/crypto); src/crypto/native.ts checks the loaded addon against it and
+ * test/native-contract.test.ts checks the header. A `const enum`, so uses
+ * compile to plain numbers.
+ */
+export const enum NativeStatus {
   Ok = 0,
-  // 1..4 are produced by the native `open` (native/core.h Status).
   TooSmall = 1,
   TooLarge = 2,
   BadHash = 3,
   BadSignature = 4,
+  BadKey = 5,
+  Range = 6,
+}
+
+/** Numeric decode results: what the hot path returns and counts. */
+export enum DecodeStatus {
+  // 0..4 are the native `open`'s results, passed through as they are.
+  Ok = NativeStatus.Ok,
+  TooSmall = NativeStatus.TooSmall,
+  TooLarge = NativeStatus.TooLarge,
+  BadHash = NativeStatus.BadHash,
+  BadSignature = NativeStatus.BadSignature,
+  // 5.. are the codec's own. (The native BadKey and Range, also 5 and 6,
+  // are not results of `open` over a valid range.)
   UnknownType = 5,
   BadRlp = 6,
   Expired = 7,
