@@ -12,7 +12,7 @@ import { decodeEnr } from '../../src/enr';
 import { encodeEnrText } from '../../src/cli/enr-text';
 import { DROP_REASONS } from '../../src/transport/transport';
 import { REPO_ROOT } from '../helpers/vectors';
-import { killAll, runCli, CliResult, httpGet, sample, startBootnode, stop, tempDir } from './helpers';
+import { runCli, CliResult, httpGet, sample, scratchDirs, startBootnode, stop } from './helpers';
 
 /** The process failed with exactly one `discv4: ...` line as its last stderr line, and no stack trace. */
 function assertFailure(r: CliResult, code: number, message: RegExp): void {
@@ -38,17 +38,7 @@ function seqOf(b: { enr: string }): number {
 
 describe('discv4 CLI (child processes)', function () {
   this.timeout(30_000);
-  const dirs: string[] = [];
-  const dir = () => {
-    const d = tempDir();
-    dirs.push(d);
-    return d;
-  };
-
-  afterEach(() => {
-    killAll();
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  });
+  const dir = scratchDirs();
 
   it('prints --version and --help and exits 0', async () => {
     const cwd = dir();

@@ -132,3 +132,20 @@ export function sample(body: string, series: string): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * A temp-dir maker for the calling suite: its dirs are removed, and every
+ * CLI child killed, after each test.
+ */
+export function scratchDirs(): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    killAll();
+    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = tempDir();
+    dirs.push(d);
+    return d;
+  };
+}

@@ -9,7 +9,7 @@ import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { generatePrivateKey, nodeIdFromPrivateKey } from '../../src/crypto';
-import { Bootnode, CliResult, httpGet, killAll, runCli, sample, startBootnode, tempDir } from './helpers';
+import { Bootnode, CliResult, httpGet, runCli, sample, scratchDirs, startBootnode } from './helpers';
 
 /** A UDP port on 127.0.0.1 that receives but never answers (and sends no ICMP: it is bound). */
 async function silentPort(): Promise<{ port: number; received: () => number; close: () => void }> {
@@ -50,17 +50,7 @@ async function tableHolds(b: Bootnode, n: number, ms: number): Promise<void> {
 
 describe('discv4 CLI one-shot commands: --timeout, --max-nodes, --out', function () {
   this.timeout(40_000);
-  const dirs: string[] = [];
-  const dir = () => {
-    const d = tempDir();
-    dirs.push(d);
-    return d;
-  };
-
-  afterEach(() => {
-    killAll();
-    for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-  });
+  const dir = scratchDirs();
 
   it('ping to a silent port retries until --timeout 1.5s, then fails with one line naming the timeout', async () => {
     const cwd = dir();
