@@ -48,6 +48,11 @@ export function nodeKey(id: Uint8Array): Buffer {
   return key;
 }
 
+/** Whether `key` has the shape of a node key (NODE_PREFIX + a 64-byte id). */
+export function isNodeKey(key: Uint8Array): boolean {
+  return key.length === NODE_KEY_BYTES && key[0] === NODE_PREFIX[0] && key[1] === NODE_PREFIX[1];
+}
+
 export function metaKey(name: string): Buffer {
   const key = Buffer.from(META_PREFIX + name, 'utf8');
   if (name.length === 0 || key.length - META_PREFIX.length > MAX_META_KEY_BYTES) {

@@ -1,6 +1,6 @@
 /**
- * The persistent node database (see nodedb.ts for the key layout, write
- * queue, corruption and sharing rules).
+ * The persistent node database (see nodedb.ts for the key layout,
+ * corruption and sharing rules, write-behind.ts for the write queue).
  */
 export {
   NodeDB,

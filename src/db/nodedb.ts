@@ -3,7 +3,9 @@
  * the table from live peers instead of only the bootnodes, plus our own
  * record's sequence number (which must never go backwards, EIP-778) and
  * small values for other modules. Modelled on go-ethereum
- * p2p/enode/nodedb.go, on LMDB (lmdb-store.ts) or in memory (store.ts).
+ * p2p/enode/nodedb.go: this file is the schema (keys, values, per-node
+ * fields, seeds, expiry); the write-behind cache under it is
+ * write-behind.ts, the engine LMDB (lmdb-store.ts) or memory (store.ts).
  *
  * Key layout (keys are bytes; <id> is the raw 64-byte node id):
  *
@@ -37,15 +39,17 @@
  * open. A mismatch rejects with DB_VERSION instead of wiping the files as
  * geth does: the caller decides, and the message says how to reset.
  *
- * Write queue: writes are applied to an in-memory overlay at once (so
- * getNode sees them) and committed in batches, one batch in flight at a
- * time; writes to the same key coalesce while they wait. If the engine is
- * slow and more than `maxPendingWrites` keys wait, the least recently
- * written NODE entry is dropped (stats().droppedWrites): its key then
- * reads as whatever is committed or in flight. Node entries are a cache
- * that the protocol re-learns, so losing some beats unbounded memory.
- * Meta and local-seq writes are never dropped; their promises resolve once
- * the batch holding them is durable.
+ * Write queue: writes go through a write-behind cache (write-behind.ts):
+ * getNode sees them at once, the engine gets them in batches, one batch
+ * in flight at a time, and writes to one key coalesce while they wait. If
+ * the engine is slow and more than `maxPendingWrites` keys wait, the least
+ * recently written NODE entry is dropped (stats().droppedWrites): its key
+ * then reads as whatever is committed or in flight. Node entries are a
+ * cache that the protocol re-learns, so losing some beats unbounded
+ * memory. Meta and local-seq writes are never dropped; their promises
+ * resolve once the batch holding them is durable. A batch the engine
+ * fails to write is lost (stats().writeErrors) and reported by the next
+ * flush() as DB_IO.
  *
  * Corruption: files whose header is garbage, an empty (truncated) file,
  * and B-tree pages that are not what the tree says (garbage, or cut off)
@@ -89,6 +93,7 @@ import {
   encodeNode,
   encodeU32,
   encodeU64,
+  isNodeKey,
   metaKey,
   nodeKey,
   validateNode,
@@ -97,7 +102,8 @@ import {
 import { DbError, RESET_ADVICE, type DbErrorCode } from './errors';
 import { osExplain } from '../errors';
 import { LmdbStore, checkLmdbHeader, checkLmdbTrees, probeLmdbFile } from './lmdb-store';
-import { MemoryStore, lowerBound, type KVStore, type WriteOp } from './store';
+import { MemoryStore, mapStoreErrors, type KVStore } from './store';
+import { WriteBehindStore } from './write-behind';
 
 export type { StoredNode } from './codec';
 
@@ -161,22 +167,6 @@ export interface NodeDBStats {
   writeErrors: number;
 }
 
-interface Waiter {
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-interface Entry {
-  key: Buffer;
-  ks: string;
-  value: Buffer;
-}
-
-/** Keys of the overlay are latin1 strings of the key bytes: one char per byte. */
-function isNodeKs(ks: string): boolean {
-  return ks.length === NODE_KEY_BYTES && ks.charCodeAt(0) === 0x6e /* n */ && ks.charCodeAt(1) === 0x3a /* : */;
-}
-
 async function fileHasData(file: string): Promise<boolean> {
   try {
     return (await stat(file)).size > 0;
@@ -232,40 +222,51 @@ export class NodeDB {
   /** The DB directory, or null for the in-memory DB. */
   readonly path: string | null;
   private readonly label: string;
+  /** The engine, its read and close errors mapped to DbError. */
   private readonly store: KVStore;
+  /** Every read and write after load() goes through it. */
+  private readonly cache: WriteBehindStore;
   private readonly expiryMs: number;
   private readonly now: () => number;
-  private readonly maxPending: number;
 
-  /** Writes not yet handed to the engine; Map order = least recently written first. */
-  private pending = new Map<string, Buffer | null>();
-  /** The batch the engine is committing; still part of what reads see. */
-  private inflight: Map<string, Buffer | null> | undefined;
-  /** Resolved when the next batch is committed and durable. */
-  private waiters: Waiter[] = [];
-  private pumpTimer: NodeJS.Immediate | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
   /** First node key the next expire() run examines (undefined: the first node). */
   private expireCursor: Buffer | undefined;
-  /** A background write failure not yet reported by flush(). */
-  private failure: DbError | undefined;
   private nodeCount = 0;
-  private droppedWrites = 0;
   private expiredTotal = 0;
   private corruptEntries = 0;
-  private writeErrors = 0;
   private closed = false;
   private closing: Promise<void> | undefined;
   /** Our entry in openDirs, released by close(). */
   private realDir: string | undefined;
 
-  private constructor(store: KVStore, path: string | null, opts: NodeDBOptions) {
-    this.store = store;
+  private constructor(engine: KVStore, path: string | null, opts: NodeDBOptions) {
     this.path = path;
     this.label = path ?? MEMORY_LABEL;
     this.expiryMs = opts.expiryMs ?? DEFAULT_EXPIRY_MS;
     this.now = opts.now ?? Date.now;
-    this.maxPending = opts.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES;
+    this.store = mapStoreErrors(engine, {
+      read: (err) => NodeDB.engineError(this.label, 'cannot read', err),
+      close: (err) => NodeDB.engineError(this.label, 'cannot close', err),
+    });
+    this.cache = new WriteBehindStore(this.store, {
+      maxPending: opts.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES,
+      // Only node entries: meta and local-seq writes are never dropped.
+      evictable: isNodeKey,
+      commitError: (err, writes) => new DbError('DB_IO', this.label, `node DB at ${this.label}: ${writes} writes failed: ${errText(err)}`, { cause: err }),
+      // The key now reads as what is in flight or committed: recount it.
+      onDropped: (key, dropped) => this.recount(this.cache.get(key), dropped),
+      onReverted: (key, failed) => {
+        if (!isNodeKey(key)) return;
+        let now: Buffer | undefined;
+        try {
+          now = this.store.get(key);
+        } catch {
+          now = undefined;
+        }
+        this.recount(now, failed);
+      },
+    });
   }
 
   /**
@@ -345,9 +346,9 @@ export class NodeDB {
 
   /** Checks the schema version (writing it into a new DB) and counts the nodes. */
   private async load(): Promise<void> {
-    const version = this.storeGet(VERSION_KEY);
+    const version = this.store.get(VERSION_KEY);
     if (version === undefined) {
-      if (!this.storeEmpty()) {
+      if (!this.storeIsEmpty()) {
         throw new DbError('DB_VERSION', this.label, `node DB at ${this.label} holds data but no schema version (this build expects ${SCHEMA_VERSION}); ${RESET_ADVICE}`);
       }
       await this.store.write([{ key: VERSION_KEY, value: encodeU32(SCHEMA_VERSION) }]);
@@ -361,17 +362,23 @@ export class NodeDB {
         `node DB at ${this.label} has schema version ${version.readUInt32BE(0)}, this build expects ${SCHEMA_VERSION}; ${RESET_ADVICE}`,
       );
     }
-    const seq = this.storeGet(LOCAL_SEQ_KEY);
+    const seq = this.store.get(LOCAL_SEQ_KEY);
     if (seq !== undefined && seq.length !== 8) {
       // Guessing a sequence number could reuse one: refuse instead.
       throw new DbError('DB_CORRUPT', this.label, `node DB at ${this.label} has a malformed local:seq entry (${seq.length} bytes); ${RESET_ADVICE}`);
     }
     // Reading every node once also surfaces damaged pages now, as
     // DB_CORRUPT, rather than in the middle of a later call.
-    for (const [key, value] of this.storeRange(NODE_START)) {
+    for (const [key, value] of this.store.range(NODE_START, NODE_END)) {
       if (key.length === NODE_KEY_BYTES && decodeNode(key.subarray(NODE_PREFIX.length), value)) this.nodeCount++;
       else this.corruptEntries++;
     }
+  }
+
+  /** Scans only the store (before the cache holds anything): whether it holds no key at all. */
+  private storeIsEmpty(): boolean {
+    for (const _ of this.store.range(Buffer.from([0]))) return false;
+    return true;
   }
 
   // ---- reads and writes of single nodes ----
@@ -379,7 +386,7 @@ export class NodeDB {
   getNode(id: Uint8Array): StoredNode | undefined {
     this.checkOpen();
     const key = nodeKey(id);
-    const v = this.lookup(key.toString('latin1'), key);
+    const v = this.cache.get(key);
     return v ? this.decode(key, v) : undefined;
   }
 
@@ -388,9 +395,8 @@ export class NodeDB {
     this.checkOpen();
     validateNode(n);
     const key = nodeKey(n.id);
-    const ks = key.toString('latin1');
-    if (!this.isNodeValue(this.lookup(ks, key))) this.nodeCount++;
-    this.enqueue(ks, encodeNode(n));
+    if (!this.isNodeValue(this.cache.get(key))) this.nodeCount++;
+    this.cache.put(key, encodeNode(n));
   }
 
   /** Applies `patch` to a stored node; false if the node is unknown. `seq: undefined` / `record: undefined` clear those fields. */
@@ -402,19 +408,18 @@ export class NodeDB {
     if ('seq' in patch && patch.seq === undefined) delete next.seq;
     if ('record' in patch && patch.record === undefined) delete next.record;
     validateNode(next);
-    this.enqueue(nodeKey(id).toString('latin1'), encodeNode(next));
+    this.cache.put(nodeKey(id), encodeNode(next));
     return true;
   }
 
   deleteNode(id: Uint8Array): void {
     this.checkOpen();
     const key = nodeKey(id);
-    const ks = key.toString('latin1');
-    const prev = this.lookup(ks, key);
+    const prev = this.cache.get(key);
     // Nothing visible: no write. An undecodable entry is deleted too: the caller asked.
     if (!prev) return;
     if (this.isNodeValue(prev)) this.nodeCount--;
-    this.enqueue(ks, null);
+    this.cache.delete(key);
   }
 
   get size(): number {
@@ -422,13 +427,14 @@ export class NodeDB {
   }
 
   stats(): NodeDBStats {
+    const cache = this.cache.stats();
     return {
       nodes: this.nodeCount,
-      pendingWrites: this.pending.size + (this.inflight?.size ?? 0),
-      droppedWrites: this.droppedWrites,
+      pendingWrites: cache.pendingWrites,
+      droppedWrites: cache.droppedWrites,
       expired: this.expiredTotal,
       corruptEntries: this.corruptEntries,
-      writeErrors: this.writeErrors,
+      writeErrors: cache.writeErrors,
     };
   }
 
@@ -445,7 +451,7 @@ export class NodeDB {
     const out: StoredNode[] = [];
     if (!(n > 0)) return out;
     const now = this.now();
-    const overlay = this.overlayNodeKeys();
+    const nodes = this.cache.scan(NODE_START, NODE_END);
     const seen = new Set<string>();
     const seek = Buffer.alloc(NODE_KEY_BYTES);
     NODE_PREFIX.copy(seek, 0);
@@ -458,10 +464,10 @@ export class NodeDB {
       first = (first + (seek[NODE_PREFIX.length] % 16)) & 0xff;
       seek[NODE_PREFIX.length] = first;
       let hit: { ks: string; node: StoredNode } | undefined;
-      for (const e of this.entries(seek, overlay)) {
+      for (const e of nodes.from(seek)) {
         const node = this.decode(e.key, e.value);
         if (node) {
-          hit = { ks: e.ks, node };
+          hit = { ks: e.key.toString('latin1'), node };
           break;
         }
       }
@@ -493,7 +499,7 @@ export class NodeDB {
     let examined = 0;
     let deleted = 0;
     let next: Buffer | undefined;
-    for (const e of this.entries(this.expireCursor ?? NODE_START, this.overlayNodeKeys())) {
+    for (const e of this.cache.scan(NODE_START, NODE_END).from(this.expireCursor ?? NODE_START)) {
       if (examined >= maxWork) {
         // Resume AT the first entry not examined (copied: engines may reuse
         // key buffers); if it is deleted meanwhile the scan just moves on.
@@ -504,7 +510,7 @@ export class NodeDB {
       const node = this.decode(e.key, e.value);
       // Undecodable entries are left alone (see "Corruption"), only counted.
       if (node && node.lastPongReceivedMs < threshold) {
-        this.enqueue(e.ks, null);
+        this.cache.delete(e.key);
         this.nodeCount--;
         deleted++;
       }
@@ -523,7 +529,7 @@ export class NodeDB {
         this.expire();
       } catch (err) {
         // No caller to throw to: keep it for the next flush().
-        this.failure ??= err instanceof DbError ? err : NodeDB.engineError(this.label, 'expiry failed in', err);
+        this.cache.deferError(err instanceof DbError ? err : NodeDB.engineError(this.label, 'expiry failed in', err));
       }
     }, intervalMs);
     this.expiryTimer.unref();
@@ -534,7 +540,7 @@ export class NodeDB {
   /** Our own record's sequence number (0n if never set). */
   localSeq(): bigint {
     this.checkOpen();
-    const v = this.lookup(LOCAL_SEQ_KEY.toString('latin1'), LOCAL_SEQ_KEY);
+    const v = this.cache.get(LOCAL_SEQ_KEY);
     if (!v) return 0n;
     if (v.length !== 8) throw new DbError('DB_CORRUPT', this.label, `node DB at ${this.label} has a malformed local:seq entry; ${RESET_ADVICE}`);
     return v.readBigUInt64BE(0);
@@ -543,13 +549,12 @@ export class NodeDB {
   /** Durable when the promise resolves. */
   async setLocalSeq(seq: bigint): Promise<void> {
     this.checkOpen();
-    await this.durableWrite(LOCAL_SEQ_KEY.toString('latin1'), encodeU64(seq));
+    await this.cache.putDurable(LOCAL_SEQ_KEY, encodeU64(seq));
   }
 
   getMeta(key: string): Buffer | undefined {
     this.checkOpen();
-    const k = metaKey(key);
-    const v = this.lookup(k.toString('latin1'), k);
+    const v = this.cache.get(metaKey(key));
     return v ? Buffer.from(v) : undefined;
   }
 
@@ -557,7 +562,7 @@ export class NodeDB {
   async putMeta(key: string, value: Buffer): Promise<void> {
     this.checkOpen();
     // Copied: the caller may reuse its buffer before the write commits.
-    await this.durableWrite(metaKey(key).toString('latin1'), Buffer.from(value));
+    await this.cache.putDurable(metaKey(key), Buffer.from(value));
   }
 
   // ---- durability and shutdown ----
@@ -565,19 +570,7 @@ export class NodeDB {
   /** Resolves when every write made so far is durable; rejects with DB_IO if a background write failed since the last flush. */
   async flush(): Promise<void> {
     this.checkOpen();
-    const error = (await this.barrierError()) ?? this.failure;
-    this.failure = undefined;
-    if (error) throw error;
-  }
-
-  /** Waits for the pending writes; returns what made them fail, if anything. */
-  private async barrierError(): Promise<unknown> {
-    try {
-      await this.barrier();
-      return undefined;
-    } catch (err) {
-      return err;
-    }
+    await this.cache.flush();
   }
 
   /** Flushes and closes; idempotent. Later calls throw DbError DB_IO. */
@@ -590,212 +583,18 @@ export class NodeDB {
     this.closed = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     this.expiryTimer = undefined;
-    let error = (await this.barrierError()) ?? this.failure;
     try {
-      await this.store.close();
-    } catch (err) {
-      error ??= NodeDB.engineError(this.label, 'cannot close', err);
+      await this.cache.close();
+    } finally {
+      if (this.realDir) openDirs.delete(this.realDir);
     }
-    if (this.realDir) openDirs.delete(this.realDir);
-    if (error) throw error;
   }
-
-  // ---- the write queue ----
 
   private checkOpen(): void {
     if (this.closed) throw new DbError('DB_IO', this.label, `node DB at ${this.label} is closed`);
   }
 
-  /** What reads see for a key: queued, then in flight, then committed. null = deleted. */
-  private lookup(ks: string, key: Buffer): Buffer | null | undefined {
-    const p = this.pending.get(ks);
-    if (p !== undefined) return p;
-    const f = this.inflight?.get(ks);
-    if (f !== undefined) return f;
-    return this.storeGet(key);
-  }
-
-  private overlayGet(ks: string): Buffer | null | undefined {
-    const p = this.pending.get(ks);
-    return p !== undefined ? p : this.inflight?.get(ks);
-  }
-
-  private enqueue(ks: string, value: Buffer | null): void {
-    // Re-inserting moves the key to the newest end, so the Map's first
-    // node key is always the least recently written one.
-    this.pending.delete(ks);
-    this.pending.set(ks, value);
-    if (this.pending.size <= this.maxPending) {
-      this.schedulePump();
-    } else if (!this.inflight) {
-      this.pump();
-    } else {
-      this.dropOldest();
-    }
-  }
-
-  private durableWrite(ks: string, value: Buffer): Promise<void> {
-    // Join the waiters before enqueueing: enqueue may start the batch at once.
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.enqueue(ks, value);
-    return done;
-  }
-
-  /** Resolves when everything written so far is committed and durable. */
-  private barrier(): Promise<void> {
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.pump();
-    return done;
-  }
-
-  private dropOldest(): void {
-    for (const [ks, value] of this.pending) {
-      if (!isNodeKs(ks)) continue;
-      this.pending.delete(ks);
-      this.droppedWrites++;
-      // The key now reads as what is in flight or committed: recount it.
-      const now = this.lookup(ks, Buffer.from(ks, 'latin1'));
-      this.nodeCount += Number(this.isNodeValue(now)) - Number(this.isNodeValue(value));
-      return;
-    }
-  }
-
-  private schedulePump(): void {
-    if (this.pumpTimer || this.inflight) return;
-    this.pumpTimer = setImmediate(() => {
-      this.pumpTimer = undefined;
-      this.pump();
-    });
-  }
-
-  /** Hands the queued writes to the engine as one batch, unless one is in flight (then its end calls this). */
-  private pump(): void {
-    if (this.pumpTimer) {
-      clearImmediate(this.pumpTimer);
-      this.pumpTimer = undefined;
-    }
-    if (this.inflight || (this.pending.size === 0 && this.waiters.length === 0)) return;
-    const batch = this.pending;
-    const waiters = this.waiters;
-    this.pending = new Map();
-    this.waiters = [];
-    this.inflight = batch;
-    const ops: WriteOp[] = [];
-    for (const [ks, value] of batch) ops.push({ key: Buffer.from(ks, 'latin1'), value });
-    void this.commit(batch, ops, waiters);
-  }
-
-  private async commit(batch: Map<string, Buffer | null>, ops: WriteOp[], waiters: Waiter[]): Promise<void> {
-    try {
-      if (ops.length > 0) await this.store.write(ops);
-      if (waiters.length > 0) await this.store.sync();
-      this.inflight = undefined;
-      for (const w of waiters) w.resolve();
-    } catch (err) {
-      this.inflight = undefined;
-      const error = new DbError('DB_IO', this.label, `node DB at ${this.label}: ${batch.size} writes failed: ${errText(err)}`, { cause: err });
-      this.writeErrors += batch.size;
-      this.failure ??= error;
-      this.recount(batch);
-      for (const w of waiters) w.reject(error);
-    }
-    this.pump();
-  }
-
-  /** After a failed batch its keys read as committed again (unless queued anew): fix the node count. */
-  private recount(batch: Map<string, Buffer | null>): void {
-    for (const [ks, value] of batch) {
-      if (!isNodeKs(ks) || this.pending.has(ks)) continue;
-      let now: Buffer | undefined;
-      try {
-        now = this.store.get(Buffer.from(ks, 'latin1'));
-      } catch {
-        now = undefined;
-      }
-      this.nodeCount += Number(this.isNodeValue(now)) - Number(this.isNodeValue(value));
-    }
-  }
-
-  // ---- merged scans over overlay and store ----
-
-  /** Queued and in-flight node keys, sorted: what a scan merges into the store's keys. */
-  private overlayNodeKeys(): Buffer[] {
-    const keys: Buffer[] = [];
-    for (const ks of this.pending.keys()) if (isNodeKs(ks)) keys.push(Buffer.from(ks, 'latin1'));
-    if (this.inflight) {
-      for (const ks of this.inflight.keys()) if (isNodeKs(ks) && !this.pending.has(ks)) keys.push(Buffer.from(ks, 'latin1'));
-    }
-    return keys.sort(Buffer.compare);
-  }
-
-  /**
-   * Node entries as reads see them (overlay over store), ascending from
-   * `start` (inclusive). `overlay` is overlayNodeKeys() taken before the scan.
-   */
-  private *entries(start: Buffer, overlay: Buffer[]): Generator<Entry> {
-    let oi = lowerBound(overlay, start);
-    const fromOverlay = (key: Buffer): Entry | undefined => {
-      const ks = key.toString('latin1');
-      const value = this.overlayGet(ks);
-      return value ? { key, ks, value } : undefined;
-    };
-    for (const [key, stored] of this.storeRange(start)) {
-      for (; oi < overlay.length && Buffer.compare(overlay[oi], key) < 0; oi++) {
-        const e = fromOverlay(overlay[oi]);
-        if (e) yield e;
-      }
-      // A key in both: the overlay's value wins (null = deleted).
-      if (oi < overlay.length && overlay[oi].equals(key)) oi++;
-      const ks = key.toString('latin1');
-      const o = this.overlayGet(ks);
-      if (o === undefined) yield { key, ks, value: stored };
-      else if (o !== null) yield { key, ks, value: o };
-    }
-    for (; oi < overlay.length; oi++) {
-      const e = fromOverlay(overlay[oi]);
-      if (e) yield e;
-    }
-  }
-
-  // ---- engine access with errors mapped ----
-
-  private storeGet(key: Buffer): Buffer | undefined {
-    try {
-      return this.store.get(key);
-    } catch (err) {
-      throw NodeDB.engineError(this.label, 'cannot read', err);
-    }
-  }
-
-  private storeEmpty(): boolean {
-    for (const _ of this.storeRange(Buffer.from([0]), null)) return false;
-    return true;
-  }
-
-  /** store.range with engine errors mapped to DbError; `end` null scans to the last key. */
-  private *storeRange(start: Buffer, end: Buffer | null = NODE_END): Generator<[Buffer, Buffer]> {
-    const it = this.store.range(start, end ?? undefined)[Symbol.iterator]();
-    let finished = false;
-    try {
-      for (;;) {
-        let r: IteratorResult<[Buffer, Buffer]>;
-        try {
-          r = it.next();
-        } catch (err) {
-          finished = true;
-          throw NodeDB.engineError(this.label, 'cannot read', err);
-        }
-        if (r.done) {
-          finished = true;
-          return;
-        }
-        yield r.value;
-      }
-    } finally {
-      // The consumer stopped early: release the engine's cursor.
-      if (!finished) it.return?.();
-    }
-  }
+  // ---- node values ----
 
   private decode(key: Buffer, value: Buffer): StoredNode | undefined {
     const node = decodeNode(key.subarray(NODE_PREFIX.length), value);
@@ -805,5 +604,10 @@ export class NodeDB {
 
   private isNodeValue(v: Buffer | null | undefined): boolean {
     return !!v && decodeNode(NODE_PREFIX, v) !== undefined;
+  }
+
+  /** A node key's write was dropped or failed: it reads `now` instead of `instead` (null: a delete). */
+  private recount(now: Buffer | undefined, instead: Buffer | null): void {
+    this.nodeCount += Number(this.isNodeValue(now)) - Number(this.isNodeValue(instead));
   }
 }

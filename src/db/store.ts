@@ -1,7 +1,8 @@
 /**
  * The ordered key-value store under NodeDB: LMDB on disk (lmdb-store.ts) or
- * a Map in memory (here). NodeDB's logic (write queue, overlay, expiry,
- * seeds) sits above this interface, so both modes behave the same.
+ * a Map in memory (here). The write-behind cache (write-behind.ts) and
+ * NodeDB's schema (nodedb.ts: expiry, seeds) sit above this interface, so
+ * both modes behave the same.
  */
 
 /** One write of a batch: `value === null` deletes the key. */
@@ -32,6 +33,62 @@ export function lowerBound(keys: readonly Buffer[], key: Buffer): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** How {@link mapStoreErrors} turns an engine's errors into the caller's. */
+export interface StoreErrorMap {
+  /** For a get() or a step of range() that threw. */
+  read(err: unknown): Error;
+  /** For a close() that rejected. */
+  close(err: unknown): Error;
+}
+
+/**
+ * `store` with the errors of its reads and of close() mapped by `map`.
+ * Writes pass through: their callers report them in their own words.
+ */
+export function mapStoreErrors(store: KVStore, map: StoreErrorMap): KVStore {
+  return {
+    get(key: Buffer): Buffer | undefined {
+      try {
+        return store.get(key);
+      } catch (err) {
+        throw map.read(err);
+      }
+    },
+    *range(start: Buffer, end?: Buffer): Iterable<[Buffer, Buffer]> {
+      const it = store.range(start, end)[Symbol.iterator]();
+      let finished = false;
+      try {
+        for (;;) {
+          let r: IteratorResult<[Buffer, Buffer]>;
+          try {
+            r = it.next();
+          } catch (err) {
+            finished = true;
+            throw map.read(err);
+          }
+          if (r.done) {
+            finished = true;
+            return;
+          }
+          yield r.value;
+        }
+      } finally {
+        // The consumer stopped early: release the engine's cursor.
+        if (!finished) it.return?.();
+      }
+    },
+    write: (ops) => store.write(ops),
+    sync: () => store.sync(),
+    async close(): Promise<void> {
+      try {
+        await store.close();
+      } catch (err) {
+        throw map.close(err);
+      }
+    },
+  };
 }
 
 /**
