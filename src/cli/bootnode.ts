@@ -90,9 +90,8 @@ export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'>): 
  */
 export function bindFailure(addr: Options['addr'], err: unknown): CliError {
   const cause = err instanceof BindError ? ((err as { cause?: unknown }).cause ?? err) : err;
-  const p = osProblem(cause, '--addr', 'port');
-  if (p === undefined && err instanceof BindError) return new CliError(err.message); // already names the address
-  return new CliError(`cannot bind UDP ${addr.host}:${addr.port}: ${p === undefined ? osExplain(cause) : `${p.reason}; ${p.fix}`}`);
+  if (osProblem(cause) === undefined && err instanceof BindError) return new CliError(err.message); // already names the address
+  return new CliError(`cannot bind UDP ${addr.host}:${addr.port}: ${osExplain(cause, '--addr', 'port')}`);
 }
 
 /** Packets per second between two snapshots. */

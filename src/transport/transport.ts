@@ -36,7 +36,7 @@ import { ipToString, toIpBytes } from '../wire/ip';
 import { readBigUint } from '../wire/rlp';
 import { DEFAULT_EXPIRATION_SEC, Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
-import { Bonding, BondingConfig, DEFAULT_BOND_EXPIRATION_MS, HoldRefusal, ipKeyOf, nodeKeyOf, PingBackOutcome } from './bonding';
+import { Bonding, DEFAULT_BOND_EXPIRATION_MS, HoldRefusal, ipKeyOf, nodeKeyOf, PingBackOutcome } from './bonding';
 import { Clock, systemClock } from './clock';
 import { openConn, PacketConn, SealMode } from './conn';
 import { AmplificationLedger, AmplificationLimits, IngressLimiter, RateLimits, Refusal } from './limits';
@@ -305,13 +305,12 @@ export class Transport extends EventEmitter {
       onCallbackError: () => this.drops.handler_error++,
     });
     this.pool = new SendPool(cfg.sendSlots ?? 1024);
-    const bondingCfg: BondingConfig = {
+    this.bonding = new Bonding({
       bonds: cfg.bonds ?? new MemoryBondStore(),
       clock: this.clock,
       wallNow: this.wallNow,
       bondExpirationMs: cfg.bondExpirationMs ?? DEFAULT_BOND_EXPIRATION_MS,
-    };
-    this.bonding = new Bonding(bondingCfg);
+    });
     this.netrestrict = cfg.netrestrict;
     this.closest = cfg.closest ?? (() => []);
     const addr = this.socket.address();

@@ -74,6 +74,9 @@ class Conn {
   }
 }
 
+/** What a read got, for failure messages: the packet type's name, or the decode error. */
+const got = (r: { packet?: Packet; error?: string }): string => (r.packet ? PacketType[r.packet.type] : String(r.error));
+
 /** geth's futureExpiration(): now + 20 s. */
 const futureExpiration = (): bigint => BigInt(Math.floor(Date.now() / 1000) + 20);
 /** geth's -futureExpiration() as a uint64: 2^64 - (now + 20), which geth reads as a negative int64. */
@@ -180,7 +183,7 @@ class TestEnv {
     for (;;) {
       const r = await c.read();
       if (r === undefined) return undefined;
-      if (bad(r.packet)) return `${what}, got ${r.packet ? PacketType[r.packet.type] : r.error}`;
+      if (bad(r.packet)) return `${what}, got ${got(r)}`;
     }
   }
 }
@@ -205,7 +208,7 @@ export const V4_TESTS: ReadonlyArray<{ name: string; run: Case }> = [
     run: async (te) => {
       te.ping(te.l1, te.local(te.l1), pastExpiration());
       const r = await te.l1.read();
-      return r === undefined ? undefined : `expected no reply, got ${r.packet ? PacketType[r.packet.type] : r.error}`;
+      return r === undefined ? undefined : `expected no reply, got ${got(r)}`;
     },
   },
   {
@@ -214,7 +217,7 @@ export const V4_TESTS: ReadonlyArray<{ name: string; run: Case }> = [
       const data = typeAndData({ type: PacketType.Ping, fields: { version: 4, from: te.local(te.l1), to: te.remoteEndpoint(), expiration: futureExpiration() } });
       te.sendRaw(te.l1, rawPacket(WRONG_PACKET, data.subarray(1), te.key));
       const r = await te.l1.read();
-      return r === undefined ? undefined : `expected no reply, got ${r.packet ? PacketType[r.packet.type] : r.error}`;
+      return r === undefined ? undefined : `expected no reply, got ${got(r)}`;
     },
   },
   {
@@ -228,7 +231,7 @@ export const V4_TESTS: ReadonlyArray<{ name: string; run: Case }> = [
         if (r === undefined) return 'read timeout waiting for PONG';
         if (r.packet?.type === PacketType.Pong) return te.checkPong(r.packet, pingHash);
         // A FINDNODE from the node is acceptable: the endpoint proof was done.
-        if (r.packet?.type !== PacketType.Findnode) return `expected PONG, got ${r.packet ? PacketType[r.packet.type] : r.error}`;
+        if (r.packet?.type !== PacketType.Findnode) return `expected PONG, got ${got(r)}`;
       }
     },
   },
@@ -248,7 +251,7 @@ export const V4_TESTS: ReadonlyArray<{ name: string; run: Case }> = [
       te.send(te.l1, PacketType.Findnode, { target: randomTarget(), expiration: futureExpiration() });
       const r = await te.l1.read();
       if (r === undefined) return 'read find nodes: timeout';
-      return r.packet?.type === PacketType.Neighbors ? undefined : `expected NEIGHBORS, got ${r.packet ? PacketType[r.packet.type] : r.error}`;
+      return r.packet?.type === PacketType.Neighbors ? undefined : `expected NEIGHBORS, got ${got(r)}`;
     },
   },
   {
@@ -261,7 +264,7 @@ export const V4_TESTS: ReadonlyArray<{ name: string; run: Case }> = [
       te.send(te.l1, PacketType.Findnode, { target: fake, expiration: futureExpiration() });
       const r = await te.l1.read();
       if (r === undefined) return 'read find nodes: timeout';
-      if (r.packet?.type !== PacketType.Neighbors) return `expected NEIGHBORS, got ${r.packet ? PacketType[r.packet.type] : r.error}`;
+      if (r.packet?.type !== PacketType.Neighbors) return `expected NEIGHBORS, got ${got(r)}`;
       return r.packet.nodes.some((n) => n.id.equals(fake)) ? 'NEIGHBORS contains the node of an unsolicited NEIGHBORS' : undefined;
     },
   },
