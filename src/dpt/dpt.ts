@@ -151,7 +151,7 @@ export class DPT {
           const closest = cfg.closest!;
           this.server.setClosest((hash, count) => {
             if (!this.confirmedOnly()) return closest(hash, count);
-            return this.discovery?.table.closest(hash, this.discovery.table.size, true).filter((n) => this.confirmedPeers.has(bytesToUnprefixedHex(n.id))).slice(0, count) ?? [];
+            return this.discovery?.table.closest(hash, this.discovery.table.size, { preferLive: true }).filter((n) => this.confirmedPeers.has(bytesToUnprefixedHex(n.id))).slice(0, count) ?? [];
           });
           return transport;
         },

@@ -19,102 +19,52 @@
  *   as geth's LocalNode), its seq rising with each change.
  * - netrestrict: packets from outside the list are dropped by the transport,
  *   and nodes outside it never enter the table, the DB or our neighbors.
+ * - Time: every timer and duration runs on the injected monotonic `clock`;
+ *   wall time (DB timestamps, bans, the fork schedule) comes from `now`.
+ *
+ * Beside this file: our record and endpoint prediction (local-record.ts),
+ * what neighbors answers hold (closest.ts), the fork filter
+ * (fork-policy.ts), the gateway (gateway.ts), periodic chores (periodic.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { isIPv6 } from 'node:net';
 import { EventEmitter } from 'node:events';
 import { keccak256, nodeIdFromPrivateKey } from '../crypto';
 import { NodeDB, StoredNode } from '../db';
-import { LocalRecord } from '../enr/local';
+import type { LocalRecord } from '../enr/local';
 import { ClosedError, DiscError, InvalidArgumentError } from '../errors';
 import { FoundNode, K, Lookup, LookupNode, toLookupNode } from '../lookup/lookup';
+import type { NatManager, NatMapping, NatSpec, OpenNatOptions, PortMapper } from '../nat';
 import { NodeRecordInfo, Table, TableConfig, TableNode } from '../table/table';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import { listen, SocketKind } from '../transport/listen';
 import { Netlist } from '../transport/netutil';
 import { InboundPacket, Transport, TransportConfig, VerifiedNode } from '../transport/transport';
-import { isUnspecified, isV4Mapped } from '../transport/netutil';
 import { ipToBytes, ipToString } from '../wire/ip';
 import { RlpInput } from '../wire/rlp';
 import type { Pong } from '../wire/types';
-import { EnodeInfo, formatEnode, parseEnode } from './enode';
-import { NatManager, NatSpec, OpenNatOptions, openNat, parseNat } from '../nat';
-import type { PortMapper } from '../nat/types';
-import { IPTracker, IPTrackerConfig } from './iptracker';
 import { Ban, BanList } from './bans';
-import { decodeEthEntry, ethEntry, ForkId, forkId, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
-import { decodeRecord } from '../enr/record';
-import { KnownNode, KnownNodes } from './known';
-import type { NodeBytes } from '../wire/encode';
+import { closestForFindnode } from './closest';
+import { EnodeInfo, formatEnode, parseEnode } from './enode';
+import { ForkFilter, ForkOptions, ForkPolicy, forkPolicyFor } from './fork-policy';
+import { Gateway, mapPort, openGateway } from './gateway';
+import { IPTrackerConfig } from './iptracker';
+import { KnownNodes } from './known';
+import { EndpointPrediction, keepForkIdCurrent, openLocalRecord, servedFamilies } from './local-record';
+import { Periodic } from './periodic';
 
 /** How long an IP that keeps exceeding the rate limits stays banned. */
 export const DEFAULT_AUTO_BAN_MS = 60 * 60 * 1000;
 /** Known nodes loaded from the DB: seen within a day (the DB's own expiry). */
 const KNOWN_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
-/** How often our fork id is recomputed (a timestamp fork may have passed). */
-const FORK_RECHECK_MS = 60 * 60 * 1000;
 /** Record requests in flight for the fork filter. */
 const MAX_RECORD_FETCHES = 16;
 
-/**
- * The fork filter: which table nodes a neighbors answer may hold. A node's
- * network comes from the `eth` entry of its record (fetched once it bonds);
- * nodes whose record we do not have yet, or that have no `eth` entry, count
- * as "unknown": left out by 'strict'; 'prefer' lists ours, then unknown, then others.
- */
-export class ForkPolicy {
-  readonly filter: 'strict' | 'prefer' | 'off';
-  private readonly cache = new WeakMap<object, { record: Buffer; ok: boolean | undefined }>();
-
-  constructor(private readonly cfg: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' }) {
-    this.filter = cfg.filter ?? 'prefer';
-  }
-
-  /** Our fork id now. */
-  ours(): ForkId {
-    return this.cfg.id ?? forkId(NETWORKS[this.cfg.network!], headAt(Date.now()));
-  }
-
-  /** true: our network; false: another; undefined: unknown (no record or no `eth` entry). */
-  matches(n: { record?: Buffer }): boolean | undefined {
-    const rec = n.record;
-    if (rec === undefined) return undefined;
-    const hit = this.cache.get(n);
-    if (hit !== undefined && hit.record === rec) return hit.ok;
-    let ok: boolean | undefined;
-    const parsed = decodeRecord(rec);
-    const raw = parsed?.pairs.get('eth');
-    const id = raw === undefined ? undefined : decodeEthEntry(raw);
-    if (id !== undefined) {
-      if (this.cfg.network !== undefined && this.cfg.id === undefined) ok = isCompatible(NETWORKS[this.cfg.network], headAt(Date.now()), id);
-      else ok = id.hash.equals(this.ours().hash);
-    }
-    this.cache.set(n, { record: rec, ok });
-    return ok;
-  }
-
-  /** Whether a known (non-table) node may fill an answer: ours; with 'prefer' also unknown; anything with 'off'. */
-  admitsKnown(n: { record?: Buffer }): boolean {
-    if (this.filter === 'off') return true;
-    const m = this.matches(n);
-    return m === true || (this.filter === 'prefer' && m === undefined);
-  }
-
-  /** The nodes a findnode answer may use, closest first. */
-  closest(table: Table, targetHash: Buffer, count: number): TableNode[] {
-    if (this.filter === 'off') return table.closest(targetHash, count, true);
-    const all = table.closest(targetHash, table.size, true);
-    const ours = all.filter((n) => this.matches(n) === true);
-    if (this.filter === 'strict') return ours.slice(0, count);
-    // 'prefer': ours, then nodes of unknown network, then the others.
-    return [...ours, ...all.filter((n) => this.matches(n) === undefined), ...all.filter((n) => this.matches(n) === false)].slice(0, count);
-  }
-}
-
 /** How often the ban list is re-read from the DB (the CLI edits it there). */
 const BAN_RELOAD_MS = 5_000;
+/** randomNodes' wait when a lookup found nobody to ask, instead of spinning (geth slows down too). */
+const RANDOM_NODES_IDLE_MS = 1000;
 
 /** geth RefreshInterval. */
 export const DEFAULT_REFRESH_INTERVAL_MS = 30 * 60 * 1000;
@@ -185,15 +135,26 @@ export interface DiscoveryOptions {
    * after they bond, and neighbors answers hold only nodes of our network
    * ('strict'), ours first ('prefer', the default), or anyone ('off').
    */
-  fork?: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' };
+  fork?: ForkOptions;
   /**
    * Bootnode scale: remember up to this many nodes that proved themselves
    * (loaded from the DB at start) and fill neighbors answers from them when
    * the table has too few. Default 0 (off); the bootnode CLI uses 100,000.
    */
   knownNodes?: number;
-  transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock'>>;
+  transport?: Partial<Omit<TransportConfig, 'privateKey' | 'socket' | 'closest' | 'localRecord' | 'netrestrict' | 'clock' | 'now'>>;
+  /**
+   * Monotonic clock for every timer and duration: refresh, ban reload, fork
+   * recheck, the idle wait of randomNodes, the table, lookups and the
+   * transport's deadlines, endpoint prediction windows. Default systemClock.
+   */
   clock?: Clock;
+  /**
+   * Wall clock in ms where wall time is meant: DB timestamps (the DB this
+   * opens, stored nodes, known nodes), ban expiry, the fork schedule's head,
+   * and the transport's bond times and packet expiration. Default Date.now.
+   */
+  now?: () => number;
   /** Inject a ready transport (tests, simulation) instead of binding one. */
   transportFactory?: (cfg: Omit<TransportConfig, 'socket'>) => Promise<Transport>;
 }
@@ -203,12 +164,106 @@ export interface LookupOptions {
   seedFilter?: (n: TableNode) => boolean;
 }
 
+/** The 'lookup' event's payload: one per finished lookup() (refreshes run them too). */
+export interface LookupEvent {
+  /** From start to end, on the Discovery's clock. */
+  durationMs: number;
+  /** How many nodes it returned. */
+  found: number;
+}
+
+export type { Ban, NatMapping };
+
 /**
- * Events: 'nodeAdded' / 'nodeRemoved' (a TableNode enters / leaves the
- * table), 'nodeAlive' (a node answered our ping: table candidates, seeds,
- * inbound nodes, nodes a lookup bonded with), 'lookup' ({durationMs, found}),
- * 'localRecord' (record, seq), 'natMapped', 'natError', 'error'.
+ * Discovery's events and their arguments: `on`, `once`, `off` and `emit`
+ * are typed by this map (as Transport's by TransportEvents).
  */
+export interface DiscoveryEvents {
+  /** A node entered the table's live entries; it is stored in the DB too. */
+  nodeAdded: [node: TableNode];
+  /** A node left the table's live entries: failed liveness checks, banned, or removed through `table`. */
+  nodeRemoved: [node: TableNode];
+  /**
+   * A node answered our ping (table candidates and revalidation, seeds), or
+   * proved its endpoint by pinging us and answering our ping back (inbound
+   * nodes), or answered a lookup's findnode after bonding. Emitted before
+   * the table acts on it, so a node is alive before it is added; not after
+   * close().
+   */
+  nodeAlive: [node: NodeRecordInfo];
+  /** A lookup() finished (for operators: one event per lookup, not per packet). */
+  lookup: [event: LookupEvent];
+  /**
+   * Our record changed (endpoint prediction, a new fork id, or the owner
+   * through `local`): the new signed record and its seq. The transport
+   * serves it already.
+   */
+  localRecord: [record: Buffer, seq: bigint];
+  /**
+   * The gateway mapped our UDP port (emitted after start() returns, so
+   * callers can listen first): the mapping, the gateway kind, and the
+   * external IP that went into our record.
+   */
+  natMapped: [mapping: NatMapping, kind: PortMapper['kind'], externalIp: string | undefined];
+  /**
+   * No gateway found or the mapping refused at start (emitted after start()
+   * returns; the node runs without a mapping), or a renewal or the final
+   * unmap failed.
+   */
+  natError: [error: Error];
+  /**
+   * A failure with no caller to throw to: the DB failed to read seeds (the
+   * refresh goes on with the bootnodes), or our record could not follow
+   * the predicted endpoint. Emitted only when someone listens; the node
+   * keeps running.
+   */
+  error: [error: Error];
+  /**
+   * An IP or node id was banned: by ban(), or automatically for exceeding
+   * the rate limits (autoBanMs). Its table entries are gone by then.
+   */
+  banned: [ban: Ban];
+}
+
+/**
+ * The one loop in the wiring: the table pings through the transport, the
+ * transport answers findnode from the table, and both report to the
+ * Discovery built on them. start() fills these in as they come to exist
+ * (geth closes the same loop by setting UDPv4.tab after newTable); until
+ * then the table has nothing to ping and nobody hears its events.
+ */
+interface LateLinks {
+  transport?: Transport;
+  discovery?: Discovery;
+}
+
+/** What start() builds a Discovery from. */
+interface Parts {
+  transport: Transport;
+  table: Table;
+  db: NodeDB;
+  ownsDb: boolean;
+  bootnodes: NodeRecordInfo[];
+  refreshIntervalMs: number;
+  inboundNodes: 'afterRefresh' | 'always' | 'never';
+  clock: Clock;
+  now: () => number;
+  local: LocalRecord;
+  prediction: EndpointPrediction;
+  bans: BanList;
+  forks?: ForkPolicy;
+  known?: KnownNodes;
+}
+
+export interface Discovery {
+  on<K extends keyof DiscoveryEvents>(event: K, listener: (...args: DiscoveryEvents[K]) => void): this;
+  once<K extends keyof DiscoveryEvents>(event: K, listener: (...args: DiscoveryEvents[K]) => void): this;
+  off<K extends keyof DiscoveryEvents>(event: K, listener: (...args: DiscoveryEvents[K]) => void): this;
+  emit<K extends keyof DiscoveryEvents>(event: K, ...args: DiscoveryEvents[K]): boolean;
+}
+
+/** The discovery service; see the top of this file, and DiscoveryEvents for what it reports. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class Discovery extends EventEmitter {
   readonly transport: Transport;
   readonly table: Table;
@@ -218,45 +273,31 @@ export class Discovery extends EventEmitter {
   readonly local: LocalRecord;
   private readonly ownsDb: boolean;
   /** Endpoint prediction, per family (off where an external address is configured or the socket cannot serve it). */
-  private readonly predict4: boolean;
-  private readonly predict6: boolean;
-  private readonly tracker4: IPTracker;
-  private readonly tracker6: IPTracker;
-  private readonly tcpPort: number;
+  private readonly prediction: EndpointPrediction;
   private readonly bootnodes: NodeRecordInfo[];
   private readonly refreshIntervalMs: number;
+  private readonly inboundNodes: 'afterRefresh' | 'always' | 'never';
   private readonly clock: Clock;
+  /** Wall clock (ms) for the times known nodes were seen. */
+  private readonly now: () => number;
   private refreshTimer?: TimerHandle;
   private refreshing?: Promise<void>;
   private initDone = false;
-  private inboundNodes: 'afterRefresh' | 'always' | 'never' = 'afterRefresh';
   private closed = false;
   /** Keeps the port mapping alive while we run; undefined without a gateway. */
   nat?: NatManager;
   /** The persistent ban list (IPs and node ids), shared with the `discv4 ban` commands through the DB. */
-  bans!: BanList;
+  bans: BanList;
   /** Fork-aware serving (undefined: off). */
   forks?: ForkPolicy;
   /** Known-good nodes beyond the table (undefined: off). */
   known?: KnownNodes;
-  private forkTimer?: TimerHandle;
+  private readonly forkRecheck?: Periodic;
+  private readonly banReload: Periodic;
   private recordFetches = 0;
-  private banReload?: TimerHandle;
 
-  private constructor(p: {
-    transport: Transport;
-    table: Table;
-    db: NodeDB;
-    ownsDb: boolean;
-    bootnodes: NodeRecordInfo[];
-    refreshIntervalMs: number;
-    clock: Clock;
-    local: LocalRecord;
-    predict4: boolean;
-    predict6: boolean;
-    ipTracker?: Omit<IPTrackerConfig, 'clock'>;
-    tcpPort: number;
-  }) {
+  /** Takes the parts, listens to them, and starts the periodic chores (ban reload, fork recheck). */
+  private constructor(p: Parts) {
     super();
     this.transport = p.transport;
     this.table = p.table;
@@ -264,14 +305,34 @@ export class Discovery extends EventEmitter {
     this.ownsDb = p.ownsDb;
     this.bootnodes = p.bootnodes;
     this.refreshIntervalMs = p.refreshIntervalMs;
+    this.inboundNodes = p.inboundNodes;
     this.clock = p.clock;
+    this.now = p.now;
     this.nodeId = p.transport.nodeId;
     this.local = p.local;
-    this.predict4 = p.predict4;
-    this.predict6 = p.predict6;
-    this.tcpPort = p.tcpPort;
-    this.tracker4 = new IPTracker({ ...p.ipTracker, clock: p.clock });
-    this.tracker6 = new IPTracker({ ...p.ipTracker, clock: p.clock });
+    this.prediction = p.prediction;
+    this.bans = p.bans;
+    this.forks = p.forks;
+    this.known = p.known;
+    const { known, forks, local, transport } = p;
+    if (known !== undefined) {
+      this.on('nodeAlive', (n) => known.add(n, this.now()));
+      this.on('nodeAdded', (n) => known.add(n, this.now()));
+      // Dropped from the table for failing its liveness checks: not good any more.
+      this.on('nodeRemoved', (n) => known.remove(n.id));
+    }
+    if (forks !== undefined) {
+      // Their records tell us their network: fetch them once they bond.
+      this.on('nodeAdded', (n) => this.fetchRecord(n));
+      this.forkRecheck = keepForkIdCurrent(local, forks, this.clock);
+    }
+    this.banReload = new Periodic(this.clock, BAN_RELOAD_MS, () => p.bans.reload());
+    local.onChange((record, seq) => {
+      transport.setLocalRecord(record, seq);
+      this.emit('localRecord', record, seq);
+    });
+    transport.on('inboundNode', (n) => this.onInbound(n));
+    if (this.prediction.enabled) transport.on('pong', (pk) => this.onPong(pk));
   }
 
   /** Our record's current sequence number. */
@@ -286,200 +347,120 @@ export class Discovery extends EventEmitter {
 
   static async start(opts: DiscoveryOptions): Promise<Discovery> {
     const clock = opts.clock ?? systemClock;
-    const priv = Buffer.from(opts.privateKey);
-    const selfId = nodeIdFromPrivateKey(priv);
+    const now = opts.now ?? Date.now;
+    const privateKey = Buffer.from(opts.privateKey);
     const bootnodes = await resolveBootnodes(opts.bootnodes ?? []);
-    const nat: NatSpec = typeof opts.nat === 'string' ? parseNat(opts.nat) : (opts.nat ?? { kind: 'none' });
-    // The gateway is found before the record is built, so the record
-    // carries its external IP from the start.
-    let mapper: PortMapper | null = null;
-    let natError: Error | undefined;
-    let externalIp = opts.externalIp ?? (nat.kind === 'extip' ? nat.ip : undefined);
-    let externalIp6 = opts.externalIp6 ?? (nat.kind === 'extip' ? nat.ip6 : undefined);
-    if (externalIp !== undefined && isIPv6(externalIp) && externalIp6 === undefined) {
-      externalIp6 = externalIp;
-      externalIp = undefined;
-    }
-    if (nat.kind === 'upnp' || nat.kind === 'pmp' || nat.kind === 'any') {
-      try {
-        mapper = await openNat(nat, opts.natOptions);
-        externalIp ??= await mapper?.externalIp();
-      } catch (err) {
-        await mapper?.close().catch(() => undefined);
-        mapper = null;
-        natError = err as Error;
-      }
-    }
-    const ownsDb = !(opts.db instanceof NodeDB);
-    const db = opts.db instanceof NodeDB ? opts.db : await NodeDB.open(opts.db ?? null);
+    // Before the record is built, so the record carries the gateway's external IP from the start.
+    const gateway = await openGateway(opts);
+    const { db, ownsDb } = await openDb(opts.db, now);
     try {
-      const address = opts.address ?? '0.0.0.0';
-      const tcpPort = opts.tcpPort ?? 0;
-      // The table exists before the transport so findnode can be answered
-      // from the first datagram; its network calls go through `net`.
-      let transport: Transport | undefined;
-      const net = {
-        // 'nodeAlive' is emitted before the table acts on the pong, so
-        // listeners see a node as alive before it is added.
-        ping: (n: TableNode) =>
-          transport!.ping(n).then((pong) => {
-            self?.emitAlive(n);
-            return pong;
-          }),
-        requestENR: (n: TableNode) => transport!.requestENR(n),
-      };
-      const store = (n: TableNode) => {
-        // The table already refuses such nodes; this keeps the DB clean whatever the path.
-        if (opts.netrestrict !== undefined && !opts.netrestrict.contains(n.ip)) return;
-        db.putNode(storedFrom(n, Date.now(), transport?.findFails(n.id, n.ip) ?? 0));
-      };
-      const bans = new BanList(db);
-      const userAdmit = opts.table?.admitNode;
-      let self: Discovery | undefined;
-      const autoBanMs = opts.autoBanMs ?? DEFAULT_AUTO_BAN_MS;
-      const table = new Table({
-        ...opts.table,
-        admitNode: (id, ip) => !bans.isBannedId(id) && !bans.isBannedIp(ip) && (userAdmit === undefined || userAdmit(id, ip)),
-        selfId,
-        net,
-        clock,
-        netrestrict: opts.netrestrict,
-        onAdded: (n) => {
-          store(n);
-          self?.emit('nodeAdded', n);
-        },
-        onRevalidated: store,
-        onRemoved: (n) => self?.emit('nodeRemoved', n),
-      });
-      const forks = opts.fork !== undefined && (opts.fork.network !== undefined || opts.fork.id !== undefined) ? new ForkPolicy(opts.fork) : undefined;
-      const known = (opts.knownNodes ?? 0) > 0 ? new KnownNodes(opts.knownNodes) : undefined;
-      if (known !== undefined) {
-        // At most as many as the DB holds: seedNodes makes up to 5 seeks per node asked for.
-        for (const n of db.seedNodes(Math.min(known.max, db.size), KNOWN_MAX_AGE_MS)) if (n.findFails === 0) known.add(n, n.lastPongReceivedMs);
-      }
-      const closest = (targetHash: Buffer, count: number): readonly NodeBytes[] => {
-        const fromTable = forks === undefined ? table.closest(targetHash, count, true) : forks.closest(table, targetHash, count);
-        if (known === undefined || fromTable.length >= count) return fromTable;
-        // Too few in the table: fill from the known-good nodes (same fork rule).
-        const have = new Set(fromTable.map((n) => n.id.toString('latin1')));
-        const accept = (n: KnownNode) => !have.has(n.id.toString('latin1')) && (forks === undefined || forks.admitsKnown(n));
-        return [...fromTable, ...known.closest(targetHash, count - fromTable.length, accept)];
-      };
-      const cfg: Omit<TransportConfig, 'socket'> = {
+      const bans = new BanList(db, now);
+      const forks = forkPolicyFor(opts.fork, now);
+      const known = loadKnownNodes(db, opts.knownNodes ?? 0);
+      const late: LateLinks = {};
+      // The table exists before the transport so findnode can be answered from the first datagram.
+      const table = Discovery.newTable(opts, { selfId: nodeIdFromPrivateKey(privateKey), clock, now, db, bans, late });
+      const transport = await openTransport(opts, {
         ...opts.transport,
-        privateKey: priv,
+        privateKey,
         clock,
+        now,
         netrestrict: opts.netrestrict,
-        closest,
+        closest: closestForFindnode({ table, forks, known }),
         isBannedIp: (ip) => bans.isBannedIp(ip),
         isBannedId: (id) => bans.isBannedId(id),
-        onAbusiveIp:
-          autoBanMs > 0
-            ? (ip) => {
-                void self?.ban(ipToString(ip) ?? '', autoBanMs, 'kept exceeding the rate limits').catch(() => undefined);
-              }
-            : undefined,
-      };
-      const bindPort = opts.port ?? 30303;
-      if (opts.transportFactory !== undefined) transport = await opts.transportFactory(cfg);
-      else transport = await listen({ ...cfg, address, port: bindPort, socketKind: opts.socketKind, threads: opts.threads });
-      // Our record: seq from the DB, raised whenever its content changes,
-      // so it never goes back across restarts (LocalRecord).
+        onAbusiveIp: autoBan(opts.autoBanMs ?? DEFAULT_AUTO_BAN_MS, late),
+      });
+      late.transport = transport;
       const sock = transport.socket.address();
-      // The families this socket serves: an IPv6 socket on '::' is dual-stack
-      // (IPv4 peers arrive as mapped addresses), so its record carries both
-      // ip/udp and ip6/udp6. Without an external address, a wildcard bind
-      // starts from loopback and follows what peers report (per family).
-      const dual = sock.family === 6 && sock.address === '::';
-      const serves4 = sock.family === 4 || dual;
-      const serves6 = sock.family === 6;
-      const endpoint: Record<string, RlpInput> = {};
-      if (serves4) {
-        endpoint.ip = ipToBytes(externalIp ?? (sock.family === 4 && sock.address !== '0.0.0.0' ? sock.address : '127.0.0.1'));
-        endpoint.udp = sock.port;
-        if (tcpPort !== 0) endpoint.tcp = tcpPort;
-      }
-      if (serves6) {
-        endpoint.ip6 = ipToBytes(externalIp6 ?? (sock.address !== '::' ? sock.address : '::1'));
-        endpoint.udp6 = sock.port;
-        if (tcpPort !== 0) endpoint.tcp6 = tcpPort;
-      }
-      if (forks !== undefined) endpoint.eth = ethEntry(forks.ours());
-      const local = await LocalRecord.create(priv, { ...opts.recordPairs, ...endpoint }, { store: db });
+      const { externalIp, externalIp6 } = gateway;
+      const tcpPort = opts.tcpPort ?? 0;
+      const local = await openLocalRecord(privateKey, db, sock, { externalIp, externalIp6, tcpPort, recordPairs: opts.recordPairs, forks });
       transport.setLocalRecord(local.record, local.seq);
-      const d = new Discovery({
-        transport,
-        table,
-        db,
-        ownsDb,
-        bootnodes,
-        refreshIntervalMs: opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS,
-        clock,
-        local,
+      const { serves4, serves6 } = servedFamilies(sock);
+      const prediction = new EndpointPrediction(local, {
         predict4: serves4 && externalIp === undefined,
         predict6: serves6 && externalIp6 === undefined,
-        ipTracker: opts.ipTracker,
         tcpPort,
+        ipTracker: opts.ipTracker,
+        clock,
       });
-      self = d;
-      d.bans = bans;
-      d.forks = forks;
-      d.known = known;
-      if (known !== undefined) {
-        d.on('nodeAlive', (n: NodeRecordInfo) => known.add(n, Date.now()));
-        d.on('nodeAdded', (n: TableNode) => known.add(n, Date.now()));
-        // Dropped from the table for failing its liveness checks: not good any more.
-        d.on('nodeRemoved', (n: TableNode) => known.remove(n.id));
-      }
-      if (forks !== undefined) {
-        // Their records tell us their network: fetch them once they bond.
-        d.on('nodeAdded', (n: TableNode) => d.fetchRecord(n));
-        // Our own id moves on when a timestamp fork passes: keep the record current.
-        d.forkTimer = clock.setTimer(function tick() {
-          void local.update({ eth: ethEntry(forks.ours()) }).catch(() => undefined);
-          d.forkTimer = d.closed ? undefined : clock.setTimer(tick, FORK_RECHECK_MS);
-          d.forkTimer?.unref?.();
-        }, FORK_RECHECK_MS);
-        d.forkTimer.unref?.();
-      }
-      d.banReload = clock.setTimer(function reload() {
-        bans.reload();
-        d.banReload = d.closed ? undefined : clock.setTimer(reload, BAN_RELOAD_MS);
-        d.banReload?.unref?.();
-      }, BAN_RELOAD_MS);
-      d.banReload.unref?.();
-      d.inboundNodes = opts.inboundNodes ?? 'afterRefresh';
-      local.onChange((record, seq) => {
-        transport!.setLocalRecord(record, seq);
-        d.emit('localRecord', record, seq);
-      });
-      transport.on('inboundNode', (n) => d.onInbound(n));
-      if (d.predict4 || d.predict6) transport.on('pong', (p: InboundPacket<Pong>) => d.onPong(p));
-      if (mapper !== null) {
-        d.nat = new NatManager(mapper, { protocol: 'udp', internalPort: sock.port, externalPort: sock.port });
-        d.nat.on('error', (err: Error) => d.emit('natError', err));
-        try {
-          const m = await d.nat.start();
-          setImmediate(() => d.emit('natMapped', m, mapper!.kind, externalIp));
-        } catch (err) {
-          await d.nat.stop().catch(() => undefined);
-          d.nat = undefined;
-          natError = err as Error;
-        }
-      }
-      if (natError !== undefined) {
-        const err = natError;
-        // Reported after start() returns, so callers can listen first.
-        setImmediate(() => d.emit('natError', err));
-      }
+      const refreshIntervalMs = opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+      const inboundNodes = opts.inboundNodes ?? 'afterRefresh';
+      const d = new Discovery({ transport, table, db, ownsDb, bootnodes, refreshIntervalMs, inboundNodes, clock, now, local, prediction, bans, forks, known });
+      late.discovery = d;
+      await d.startNat(gateway, sock.port);
       db.startExpiry();
       if (opts.refreshOnStart ?? true) void d.refresh();
       d.scheduleRefresh();
       return d;
     } catch (err) {
       if (ownsDb) await db.close();
-      await mapper?.close().catch(() => undefined);
+      await gateway.mapper?.close().catch(() => undefined);
       throw err;
+    }
+  }
+
+  /**
+   * The table: admission refuses banned nodes (then asks opts.table's own
+   * rule), the nodes that enter or pass revalidation are stored, and its
+   * pings and events go through `late`.
+   */
+  private static newTable(
+    opts: DiscoveryOptions,
+    p: { selfId: Buffer; clock: Clock; now: () => number; db: NodeDB; bans: BanList; late: LateLinks },
+  ): Table {
+    const { db, bans, late } = p;
+    const restrict = opts.netrestrict;
+    const userAdmit = opts.table?.admitNode;
+    const store = (n: TableNode) => {
+      // The table already refuses such nodes; this keeps the DB clean whatever the path.
+      if (restrict !== undefined && !restrict.contains(n.ip)) return;
+      db.putNode(storedFrom(n, p.now(), late.transport?.findFails(n.id, n.ip) ?? 0));
+    };
+    return new Table({
+      ...opts.table,
+      admitNode: (id, ip) => !bans.isBannedId(id) && !bans.isBannedIp(ip) && (userAdmit === undefined || userAdmit(id, ip)),
+      selfId: p.selfId,
+      net: {
+        // 'nodeAlive' is emitted before the table acts on the pong, so
+        // listeners see a node as alive before it is added.
+        ping: (n) =>
+          late.transport!.ping(n).then((pong) => {
+            late.discovery?.emitAlive(n);
+            return pong;
+          }),
+        requestENR: (n) => late.transport!.requestENR(n),
+      },
+      clock: p.clock,
+      netrestrict: restrict,
+      onAdded: (n) => {
+        store(n);
+        late.discovery?.emit('nodeAdded', n);
+      },
+      onRevalidated: store,
+      onRemoved: (n) => late.discovery?.emit('nodeRemoved', n),
+    });
+  }
+
+  /**
+   * Maps our port on the gateway start() found. 'natMapped' or 'natError'
+   * follow after start() returns, so callers can listen first.
+   */
+  private async startNat(gw: Gateway, port: number): Promise<void> {
+    let error = gw.error;
+    if (gw.mapper !== null) {
+      const kind = gw.mapper.kind;
+      const r = await mapPort(gw.mapper, port, (err) => this.emit('natError', err));
+      if ('error' in r) error = r.error;
+      else {
+        this.nat = r.manager;
+        setImmediate(() => this.emit('natMapped', r.mapping, kind, gw.externalIp));
+      }
+    }
+    if (error !== undefined) {
+      const err = error;
+      setImmediate(() => this.emit('natError', err));
     }
   }
 
@@ -502,6 +483,12 @@ export class Discovery extends EventEmitter {
     if (!this.closed && this.listenerCount('nodeAlive') > 0) this.emit('nodeAlive', n);
   }
 
+  /** A failure with no caller to throw to: 'error', if anyone listens. */
+  private report(err: unknown): void {
+    // What reaches here is an Error: LocalRecord's and NodeDB's rejections.
+    if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+  }
+
   /**
    * A verified pong: the peer's view of our endpoint is a vote (geth
    * UDPEndpointStatement). When the prediction for that family differs from
@@ -509,25 +496,7 @@ export class Discovery extends EventEmitter {
    */
   private onPong(p: InboundPacket<Pong>): void {
     if (this.closed) return;
-    let toIp = p.packet.to.ip;
-    const to = p.packet.to;
-    if ((toIp.length !== 4 && toIp.length !== 16) || isUnspecified(toIp)) return;
-    // A peer on an IPv6 socket may see our IPv4 address as ::ffff:a.b.c.d.
-    if (toIp.length === 16 && isV4Mapped(toIp)) toIp = toIp.subarray(12);
-    const v6 = toIp.length === 16;
-    if (v6 ? !this.predict6 : !this.predict4) return;
-    const tracker = v6 ? this.tracker6 : this.tracker4;
-    tracker.addStatement(p.from.address, toIp, to.udpPort);
-    const pred = tracker.predict();
-    if (pred === undefined) return;
-    const curIp = this.local.get(v6 ? 'ip6' : 'ip');
-    const curUdp = this.local.get(v6 ? 'udp6' : 'udp');
-    if (curIp instanceof Uint8Array && ipToString(curIp) === pred.ip && curUdp === pred.udpPort) return;
-    this.local
-      .setEndpoint({ ip: ipToBytes(pred.ip), udpPort: pred.udpPort, tcpPort: this.tcpPort })
-      .catch((err: unknown) => {
-        if (this.listenerCount('error') > 0) this.emit('error', err);
-      });
+    this.prediction.observe(p.from.address, p.packet.to)?.catch((err: unknown) => this.report(err));
   }
 
   private scheduleRefresh(): void {
@@ -565,7 +534,7 @@ export class Discovery extends EventEmitter {
     } catch (err) {
       // A DB that fails to read (disk trouble) must not take the node down:
       // report it and go on with the bootnodes.
-      if (this.listenerCount('error') > 0) this.emit('error', err);
+      this.report(err);
     }
     const seeds: NodeRecordInfo[] = [...stored, ...this.bootnodes].filter(
       (s) => restrict === undefined || restrict.contains(s.ip),
@@ -610,22 +579,25 @@ export class Discovery extends EventEmitter {
       seeds,
       selfId: this.nodeId,
       findnode: (n, t) => this.transport.findnode(n, t),
-      onQueried: (n, ok, found) => this.onQueried(n, ok, found),
+      onQueried: (n, ok, found) => (ok ? this.onAnswered(n, found) : this.onFindnodeFailed(n)),
     });
   }
 
-  private onQueried(n: LookupNode, ok: boolean, found: readonly LookupNode[]): void {
+  /** A lookup's findnode to `n` was answered with `found`. */
+  private onAnswered(n: LookupNode, found: readonly LookupNode[]): void {
     if (this.closed) return;
-    if (ok) {
-      // It answered findnode after bonding with us: its endpoint is proven.
-      if (this.table.getNode(n.id) === undefined) this.emitAlive(n);
-      this.table.addVerified(n, { live: true });
-      for (const f of found) this.table.addFound(f);
-    } else {
-      const fails = this.transport.findFails(n.id, n.ip);
-      this.db.updateNode(n.id, { findFails: fails });
-      this.table.trackFindnode(n, fails);
-    }
+    // It answered findnode after bonding with us: its endpoint is proven.
+    if (this.table.getNode(n.id) === undefined) this.emitAlive(n);
+    this.table.addVerified(n, { live: true });
+    for (const f of found) this.table.addFound(f);
+  }
+
+  /** A lookup's findnode to `n` failed: counted against it (geth drops a node after 5 in a row). */
+  private onFindnodeFailed(n: LookupNode): void {
+    if (this.closed) return;
+    const fails = this.transport.findFails(n.id, n.ip);
+    this.db.updateNode(n.id, { findFails: fails });
+    this.table.trackFindnode(n, fails);
   }
 
   /**
@@ -642,7 +614,7 @@ export class Discovery extends EventEmitter {
         yield n;
       }
       // Nothing to ask: wait a little instead of spinning (geth slows down too).
-      if (yielded === 0) await new Promise((r) => setTimeout(r, 1000).unref());
+      if (yielded === 0) await new Promise<void>((r) => this.clock.setTimer(r, RANDOM_NODES_IDLE_MS).unref?.());
     }
   }
 
@@ -687,8 +659,8 @@ export class Discovery extends EventEmitter {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.banReload !== undefined) this.clock.clearTimer(this.banReload);
-    if (this.forkTimer !== undefined) this.clock.clearTimer(this.forkTimer);
+    this.banReload.stop();
+    this.forkRecheck?.stop();
     if (this.refreshTimer !== undefined) this.clock.clearTimer(this.refreshTimer);
     this.table.close();
     await this.transport.close();
@@ -698,6 +670,35 @@ export class Discovery extends EventEmitter {
     // Last: remove the port mapping from the gateway.
     await this.nat?.stop().catch(() => undefined);
   }
+}
+
+/** The node DB: the caller's (theirs to close), or one we open (closed by close()), in memory for null. */
+async function openDb(db: DiscoveryOptions['db'], now: () => number): Promise<{ db: NodeDB; ownsDb: boolean }> {
+  if (db instanceof NodeDB) return { db, ownsDb: false };
+  return { db: await NodeDB.open(db ?? null, { now }), ownsDb: true };
+}
+
+/** Known-good nodes for bootnode-scale answers (`max` 0: off), loaded from the DB: seen within a day, no failed findnode. */
+function loadKnownNodes(db: NodeDB, max: number): KnownNodes | undefined {
+  if (!(max > 0)) return undefined;
+  const known = new KnownNodes(max);
+  // At most as many as the DB holds: seedNodes makes up to 5 seeks per node asked for.
+  for (const n of db.seedNodes(Math.min(known.max, db.size), KNOWN_MAX_AGE_MS)) if (n.findFails === 0) known.add(n, n.lastPongReceivedMs);
+  return known;
+}
+
+/** The transport's onAbusiveIp: an IP that keeps exceeding the rate limits is banned for `autoBanMs` (0: never). */
+function autoBan(autoBanMs: number, late: LateLinks): ((ip: Uint8Array) => void) | undefined {
+  if (!(autoBanMs > 0)) return undefined;
+  return (ip) => {
+    void late.discovery?.ban(ipToString(ip) ?? '', autoBanMs, 'kept exceeding the rate limits').catch(() => undefined);
+  };
+}
+
+/** Binds our socket and starts the transport on it, or asks opts.transportFactory for one. */
+function openTransport(opts: DiscoveryOptions, cfg: Omit<TransportConfig, 'socket'>): Promise<Transport> {
+  if (opts.transportFactory !== undefined) return opts.transportFactory(cfg);
+  return listen({ ...cfg, address: opts.address ?? '0.0.0.0', port: opts.port ?? 30303, socketKind: opts.socketKind, threads: opts.threads });
 }
 
 function storedFrom(n: TableNode, nowMs: number, findFails: number): StoredNode {
@@ -737,5 +738,5 @@ async function resolveBootnodes(list: ReadonlyArray<string | NodeRecordInfo>): P
   return out;
 }
 
-export type { FoundNode };
-export { toLookupNode };
+export type { FoundNode, ForkFilter, ForkOptions };
+export { ForkPolicy, toLookupNode };

@@ -6,7 +6,7 @@
  *
  * 1. N nodes, each a Transport on 10.x.y.z:30303 and a Table wired as
  *    src/node/discovery.ts wires them (findnode answered from
- *    `table.closest(h, 16, true)`, inbound bonded nodes enter the table,
+ *    `table.closest(h, 16, { preferLive: true })`, inbound bonded nodes enter the table,
  *    lookup answers feed it). Discovery itself is not used: it needs the
  *    node DB and refresh timers, neither of which the simulation wants.
  * 2. "Premine" every table to the state of a converged network, as geth's
@@ -214,7 +214,7 @@ export class SimNode {
       socket,
       sendSlots: opts.sendSlots,
       respTimeoutMs: opts.respTimeoutMs,
-      closest: (targetHash, count) => (table === undefined ? [] : table.closest(targetHash, count, true)),
+      closest: (targetHash, count) => (table === undefined ? [] : table.closest(targetHash, count, { preferLive: true })),
     });
     const transport = this.transport;
     table = new Table({

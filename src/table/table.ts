@@ -106,6 +106,14 @@ export interface TableConfig {
   admitNode?: (id: Uint8Array, ip: Uint8Array) => boolean;
 }
 
+const isValidatedLive = (n: TableNode): boolean => n.isValidatedLive;
+
+/** Table.closest's choices. */
+export interface ClosestOptions {
+  /** Only nodes that answered a revalidation ping, if there are any (what findnode answers use). Default false. */
+  preferLive?: boolean;
+}
+
 interface Bucket {
   entries: TableNode[];
   replacements: TableNode[];
@@ -193,22 +201,24 @@ export class Table {
    * `preferLive`, only nodes that answered a revalidation ping are used if
    * there are any.
    */
-  closest(targetHash: Uint8Array, count: number, preferLive = false): TableNode[] {
-    const pick = (live: boolean) => {
-      const out: TableNode[] = [];
-      for (const b of this.buckets) {
-        for (const n of b.entries) {
-          if (live && !n.isValidatedLive) continue;
-          insertByDistance(out, n, targetHash, count);
-        }
-      }
-      return out;
-    };
-    if (preferLive) {
-      const live = pick(true);
+  closest(targetHash: Uint8Array, count: number, opts: ClosestOptions = {}): TableNode[] {
+    if (opts.preferLive === true) {
+      const live = this.nearest(targetHash, count, isValidatedLive);
       if (live.length > 0) return live;
     }
-    return pick(false);
+    return this.nearest(targetHash, count);
+  }
+
+  /** The `count` entries closest to `targetHash` that `accept` lets through (all without it). */
+  private nearest(targetHash: Uint8Array, count: number, accept?: (n: TableNode) => boolean): TableNode[] {
+    const out: TableNode[] = [];
+    for (const b of this.buckets) {
+      for (const n of b.entries) {
+        if (accept !== undefined && !accept(n)) continue;
+        insertByDistance(out, n, targetHash, count);
+      }
+    }
+    return out;
   }
 
   // ------------------------------------------------------------ adding

@@ -207,9 +207,18 @@ describe('Table', () => {
     const ids = idsInBucket(table, 16, 4);
     table.addVerified(info(ids[0]), { live: true });
     for (const id of ids.slice(1)) table.addVerified(info(id));
-    const live = table.closest(keccak256(randomBytes(64)), 16, true);
+    const live = table.closest(keccak256(randomBytes(64)), 16, { preferLive: true });
     assert.deepEqual(live.map((n) => n.id.toString('hex')), [ids[0].toString('hex')]);
-    assert.equal(table.closest(keccak256(randomBytes(64)), 16, false).length, 4);
+    assert.equal(table.closest(keccak256(randomBytes(64)), 16).length, 4);
+  });
+
+  it('answers from every entry when asked for live nodes and none passed revalidation yet', () => {
+    const { table } = makeTable();
+    const ids = idsInBucket(table, 16, 3);
+    for (const id of ids) table.addVerified(info(id));
+    const target = keccak256(randomBytes(64));
+    assert.deepEqual(table.closest(target, 16, { preferLive: true }), table.closest(target, 16));
+    assert.equal(table.closest(target, 2, { preferLive: true }).length, 2);
   });
 
   it('revalidates on a schedule with one timer, and drops a node that fails, replacing it with a replacement that answers', async () => {

@@ -1,0 +1,83 @@
+/**
+ * The fork filter (EIP-2124): which table nodes a neighbors answer may hold.
+ * A node's network comes from the `eth` entry of its record (fetched once it
+ * bonds); nodes whose record we do not have yet, or that have no `eth`
+ * entry, count as "unknown": left out by 'strict'; 'prefer' lists ours, then
+ * unknown, then others; 'off' lists everyone.
+ *
+ * Time: a timestamp fork moves our fork id at a wall-clock instant, so the
+ * policy reads the wall clock it is given (Date.now by default).
+ */
+import { decodeRecord } from '../enr/record';
+import type { Table, TableNode } from '../table/table';
+import { decodeEthEntry, ForkId, forkId, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
+
+/** Which nodes a neighbors answer may hold: ours only, ours first, or anyone. */
+export type ForkFilter = 'strict' | 'prefer' | 'off';
+
+/** DiscoveryOptions.fork: our network (or a fixed fork id) and the filter. */
+export interface ForkOptions {
+  network?: NetworkName;
+  id?: ForkId;
+  /** Default 'prefer'. */
+  filter?: ForkFilter;
+}
+
+export class ForkPolicy {
+  readonly filter: ForkFilter;
+  private readonly cache = new WeakMap<object, { record: Buffer; ok: boolean | undefined }>();
+
+  constructor(
+    private readonly cfg: ForkOptions,
+    /** Wall clock in ms: where the fork schedule's head is. */
+    private readonly now: () => number = Date.now,
+  ) {
+    this.filter = cfg.filter ?? 'prefer';
+  }
+
+  /** Our fork id now. */
+  ours(): ForkId {
+    return this.cfg.id ?? forkId(NETWORKS[this.cfg.network!], headAt(this.now()));
+  }
+
+  /** true: our network; false: another; undefined: unknown (no record or no `eth` entry). */
+  matches(n: { record?: Buffer }): boolean | undefined {
+    const rec = n.record;
+    if (rec === undefined) return undefined;
+    const hit = this.cache.get(n);
+    if (hit !== undefined && hit.record === rec) return hit.ok;
+    let ok: boolean | undefined;
+    const parsed = decodeRecord(rec);
+    const raw = parsed?.pairs.get('eth');
+    const id = raw === undefined ? undefined : decodeEthEntry(raw);
+    if (id !== undefined) {
+      if (this.cfg.network !== undefined && this.cfg.id === undefined) ok = isCompatible(NETWORKS[this.cfg.network], headAt(this.now()), id);
+      else ok = id.hash.equals(this.ours().hash);
+    }
+    this.cache.set(n, { record: rec, ok });
+    return ok;
+  }
+
+  /** Whether a known (non-table) node may fill an answer: ours; with 'prefer' also unknown; anything with 'off'. */
+  admitsKnown(n: { record?: Buffer }): boolean {
+    if (this.filter === 'off') return true;
+    const m = this.matches(n);
+    return m === true || (this.filter === 'prefer' && m === undefined);
+  }
+
+  /** The table nodes a findnode answer may use, closest first (live ones preferred, as geth's findnodeByID). */
+  closest(table: Table, targetHash: Buffer, count: number): TableNode[] {
+    if (this.filter === 'off') return table.closest(targetHash, count, { preferLive: true });
+    const all = table.closest(targetHash, table.size, { preferLive: true });
+    const ours = all.filter((n) => this.matches(n) === true);
+    if (this.filter === 'strict') return ours.slice(0, count);
+    // 'prefer': ours, then nodes of unknown network, then the others.
+    return [...ours, ...all.filter((n) => this.matches(n) === undefined), ...all.filter((n) => this.matches(n) === false)].slice(0, count);
+  }
+}
+
+/** The policy `fork` asks for; undefined (serving off) without a network or a fork id. */
+export function forkPolicyFor(fork: ForkOptions | undefined, now: () => number): ForkPolicy | undefined {
+  if (fork === undefined || (fork.network === undefined && fork.id === undefined)) return undefined;
+  return new ForkPolicy(fork, now);
+}
