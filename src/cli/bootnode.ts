@@ -221,7 +221,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     if (m.externalPort !== port) log.warn(`the gateway mapped UDP ${port} to external port ${m.externalPort}; the record still advertises ${port}`);
   });
   d.on('error', (err: Error) => log.error({ err: err.message }, 'discovery error (the node keeps running)'));
-  d.on('banned', (b: { kind: string; target: string; reason: string; untilMs: number }) =>
+  d.on('banned', (b) =>
     log.warn({ kind: b.kind, target: b.target, reason: b.reason, until: Number.isFinite(b.untilMs) ? new Date(b.untilMs).toISOString() : 'lifted by hand' }, 'banned'),
   );
   d.on('natError', (err: Error) => log.warn({ err: err.message }, `--nat ${formatNat(o.nat)}: no usable gateway or mapping; running without a port mapping`));

@@ -104,6 +104,8 @@ import { osExplain } from '../errors';
 import { LmdbStore, checkLmdbHeader, checkLmdbTrees, probeLmdbFile } from './lmdb-store';
 import { MemoryStore, mapStoreErrors, type KVStore } from './store';
 import { WriteBehindStore } from './write-behind';
+import { systemClock, type Clock } from '../transport/clock';
+import { Periodic } from '../transport/periodic';
 
 export type { StoredNode } from './codec';
 
@@ -136,6 +138,8 @@ export interface NodeDBOptions {
   expiryMs?: number;
   /** Wall clock, default Date.now (tests inject). */
   now?: () => number;
+  /** Monotonic clock for the write-behind batch timer and the expiry job. Default systemClock. */
+  clock?: Clock;
   /**
    * Distinct keys that may wait for the engine before the oldest node
    * write is dropped (see "Write queue" above). Default 20,000; Infinity
@@ -229,7 +233,8 @@ export class NodeDB {
   private readonly expiryMs: number;
   private readonly now: () => number;
 
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiry: Periodic | undefined;
+  private readonly clock: Clock;
   /** First node key the next expire() run examines (undefined: the first node). */
   private expireCursor: Buffer | undefined;
   private nodeCount = 0;
@@ -245,6 +250,7 @@ export class NodeDB {
     this.label = path ?? MEMORY_LABEL;
     this.expiryMs = opts.expiryMs ?? DEFAULT_EXPIRY_MS;
     this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
     this.store = mapStoreErrors(engine, {
       read: (err) => NodeDB.engineError(this.label, 'cannot read', err),
       close: (err) => NodeDB.engineError(this.label, 'cannot close', err),
@@ -523,16 +529,15 @@ export class NodeDB {
   /** Runs expire() every intervalMs (default 1 h) on a timer that does not keep the process alive. */
   startExpiry(intervalMs = DEFAULT_EXPIRY_INTERVAL_MS): void {
     this.checkOpen();
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
-    this.expiryTimer = setInterval(() => {
+    this.expiry?.stop();
+    this.expiry = new Periodic(this.clock, intervalMs, () => {
       try {
         this.expire();
       } catch (err) {
         // No caller to throw to: keep it for the next flush().
         this.cache.deferError(err instanceof DbError ? err : NodeDB.engineError(this.label, 'expiry failed in', err));
       }
-    }, intervalMs);
-    this.expiryTimer.unref();
+    });
   }
 
   // ---- local sequence number and meta values ----
@@ -581,8 +586,8 @@ export class NodeDB {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
-    if (this.expiryTimer) clearInterval(this.expiryTimer);
-    this.expiryTimer = undefined;
+    this.expiry?.stop();
+    this.expiry = undefined;
     try {
       await this.cache.close();
     } finally {

@@ -65,7 +65,7 @@ export class LocalRecord {
   static async create(
     privateKey: Uint8Array,
     pairs: Readonly<Record<string, RlpInput>> = {},
-    opts: { store?: LocalRecordStore; crypto?: Crypto } = {},
+    opts: { store?: LocalRecordStore; crypto?: Crypto; /** Wall clock in ms for a first seq. Default Date.now. */ now?: () => number } = {},
   ): Promise<LocalRecord> {
     const crypto = opts.crypto ?? nativeCrypto;
     const map = new Map<string, RlpInput>();
@@ -82,7 +82,7 @@ export class LocalRecord {
       // No seq on file (a new or reset DB): start from the time in ms, as
       // geth does, so our new record is newer than any we published before
       // the DB was lost (peers only refetch a record whose seq went up).
-      seq = seq === 0n ? BigInt(LocalRecord.now()) : seq + 1n;
+      seq = seq === 0n ? BigInt((opts.now ?? Date.now)()) : seq + 1n;
       if (store !== undefined) {
         await store.setLocalSeq(seq);
         await store.putMeta(LOCAL_RECORD_CONTENT_KEY, probe.contentDigest);
@@ -91,9 +91,6 @@ export class LocalRecord {
     }
     return probe;
   }
-
-  /** The clock for a first seq (tests replace it). */
-  static now: () => number = Date.now;
 
   get seq(): bigint {
     return this.seqValue;

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { isIP, isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { DiscError } from '../errors';
+import { systemClock, type Clock, type TimerHandle } from '../transport/clock';
 import { NAT_PMP_PORT, natPmp } from './pmp';
 import { discoverUpnp, type UpnpOptions } from './upnp';
 import type { NatMapping, NatSpec, PortMapper } from './types';
@@ -212,6 +213,8 @@ export interface NatManagerOptions {
   renewMs?: number;
   /** Mapping description shown by the gateway (default "discv4"). */
   description?: string;
+  /** Clock of the renewal timer. Default systemClock. */
+  clock?: Clock;
 }
 
 /**
@@ -230,7 +233,8 @@ export class NatManager extends EventEmitter {
   private readonly lifetimeSec: number;
   private readonly renewMs: number;
   private readonly description: string;
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
+  private readonly clock: Clock;
   private running = false;
   private current: NatMapping | undefined;
   private inflight: Promise<unknown> = Promise.resolve();
@@ -245,6 +249,7 @@ export class NatManager extends EventEmitter {
     this.lifetimeSec = opts.lifetimeSec ?? DEFAULT_LIFETIME_SEC;
     this.renewMs = opts.renewMs ?? Math.max(1000, this.lifetimeSec * 750);
     this.description = opts.description ?? 'discv4';
+    this.clock = opts.clock ?? systemClock;
   }
 
   /** The mapping as last granted, if any. */
@@ -275,7 +280,7 @@ export class NatManager extends EventEmitter {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.running = false;
-      clearTimeout(this.timer);
+      if (this.timer !== undefined) this.clock.clearTimer(this.timer);
       this.timer = undefined;
       await this.inflight.catch(() => undefined);
       const m = this.current;
@@ -309,7 +314,7 @@ export class NatManager extends EventEmitter {
     if (!this.running) return;
     const granted = this.current?.lifetimeSec ?? 0;
     const delay = granted > 0 ? Math.min(this.renewMs, (granted * 1000) / 2) : this.renewMs;
-    this.timer = setTimeout(() => {
+    this.timer = this.clock.setTimer(() => {
       this.timer = undefined;
       if (!this.running) return;
       this.track(this.doMap()).then(
@@ -320,7 +325,7 @@ export class NatManager extends EventEmitter {
         },
       );
     }, Math.max(10, delay));
-    this.timer.unref();
+    this.timer.unref?.();
   }
 
   private report(e: unknown): void {

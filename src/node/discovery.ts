@@ -51,7 +51,7 @@ import { Gateway, mapPort, openGateway } from './gateway';
 import { IPTrackerConfig } from './iptracker';
 import { KnownNodes } from './known';
 import { EndpointPrediction, keepForkIdCurrent, openLocalRecord, servedFamilies } from './local-record';
-import { Periodic } from './periodic';
+import { Periodic } from '../transport/periodic';
 
 /** How long an IP that keeps exceeding the rate limits stays banned. */
 export const DEFAULT_AUTO_BAN_MS = 60 * 60 * 1000;
@@ -352,7 +352,7 @@ export class Discovery extends EventEmitter {
     const bootnodes = await resolveBootnodes(opts.bootnodes ?? []);
     // Before the record is built, so the record carries the gateway's external IP from the start.
     const gateway = await openGateway(opts);
-    const { db, ownsDb } = await openDb(opts.db, now);
+    const { db, ownsDb } = await openDb(opts.db, now, clock);
     try {
       const bans = new BanList(db, now);
       const forks = forkPolicyFor(opts.fork, now);
@@ -375,7 +375,7 @@ export class Discovery extends EventEmitter {
       const sock = transport.socket.address();
       const { externalIp, externalIp6 } = gateway;
       const tcpPort = opts.tcpPort ?? 0;
-      const local = await openLocalRecord(privateKey, db, sock, { externalIp, externalIp6, tcpPort, recordPairs: opts.recordPairs, forks });
+      const local = await openLocalRecord(privateKey, db, sock, { externalIp, externalIp6, tcpPort, recordPairs: opts.recordPairs, forks, now });
       transport.setLocalRecord(local.record, local.seq);
       const { serves4, serves6 } = servedFamilies(sock);
       const prediction = new EndpointPrediction(local, {
@@ -451,7 +451,7 @@ export class Discovery extends EventEmitter {
     let error = gw.error;
     if (gw.mapper !== null) {
       const kind = gw.mapper.kind;
-      const r = await mapPort(gw.mapper, port, (err) => this.emit('natError', err));
+      const r = await mapPort(gw.mapper, port, (err) => this.emit('natError', err), this.clock);
       if ('error' in r) error = r.error;
       else {
         this.nat = r.manager;
@@ -673,9 +673,9 @@ export class Discovery extends EventEmitter {
 }
 
 /** The node DB: the caller's (theirs to close), or one we open (closed by close()), in memory for null. */
-async function openDb(db: DiscoveryOptions['db'], now: () => number): Promise<{ db: NodeDB; ownsDb: boolean }> {
+async function openDb(db: DiscoveryOptions['db'], now: () => number, clock: Clock): Promise<{ db: NodeDB; ownsDb: boolean }> {
   if (db instanceof NodeDB) return { db, ownsDb: false };
-  return { db: await NodeDB.open(db ?? null, { now }), ownsDb: true };
+  return { db: await NodeDB.open(db ?? null, { now, clock }), ownsDb: true };
 }
 
 /** Known-good nodes for bootnode-scale answers (`max` 0: off), loaded from the DB: seen within a day, no failed findnode. */

@@ -9,6 +9,7 @@
 import { isIPv6 } from 'node:net';
 import { NatManager, NatSpec, OpenNatOptions, openNat, parseNat } from '../nat';
 import type { NatMapping, PortMapper } from '../nat/types';
+import type { Clock } from '../transport/clock';
 
 /** The NAT part of DiscoveryOptions. */
 export interface GatewayOptions {
@@ -64,11 +65,11 @@ export type PortMapping = { manager: NatManager; mapping: NatMapping } | { error
 
 /**
  * Maps our UDP `port` (the same port outside) and keeps it mapped; renewal
- * failures go to `onError`. On failure the manager is stopped (which closes
+ * failures go to `onError`; renewals run on `clock`. On failure the manager is stopped (which closes
  * the mapper).
  */
-export async function mapPort(mapper: PortMapper, port: number, onError: (err: Error) => void): Promise<PortMapping> {
-  const manager = new NatManager(mapper, { protocol: 'udp', internalPort: port, externalPort: port });
+export async function mapPort(mapper: PortMapper, port: number, onError: (err: Error) => void, clock: Clock): Promise<PortMapping> {
+  const manager = new NatManager(mapper, { protocol: 'udp', internalPort: port, externalPort: port, clock });
   manager.on('error', onError);
   try {
     return { manager, mapping: await manager.start() };

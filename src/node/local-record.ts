@@ -19,7 +19,7 @@ import type { RlpInput } from '../wire/rlp';
 import type { ForkPolicy } from './fork-policy';
 import { ethEntry } from './forkid';
 import { IPTracker, IPTrackerConfig } from './iptracker';
-import { Periodic } from './periodic';
+import { Periodic } from '../transport/periodic';
 
 /** How often our fork id is recomputed (a timestamp fork may have passed). */
 export const FORK_RECHECK_MS = 60 * 60 * 1000;
@@ -36,6 +36,8 @@ export interface RecordSetup {
   recordPairs?: Readonly<Record<string, RlpInput>>;
   /** Fork-aware serving: our fork id goes into the `eth` pair. */
   forks?: ForkPolicy;
+  /** Wall clock in ms: a first seq starts at the time (geth). Default Date.now. */
+  now?: () => number;
 }
 
 /** The address families a bound socket serves. */
@@ -78,7 +80,7 @@ export function endpointPairs(sock: SocketAddress, setup: RecordSetup): Record<s
 export function openLocalRecord(privateKey: Uint8Array, store: LocalRecordStore, sock: SocketAddress, setup: RecordSetup): Promise<LocalRecord> {
   const pairs = endpointPairs(sock, setup);
   if (setup.forks !== undefined) pairs.eth = ethEntry(setup.forks.ours());
-  return LocalRecord.create(privateKey, { ...setup.recordPairs, ...pairs }, { store });
+  return LocalRecord.create(privateKey, { ...setup.recordPairs, ...pairs }, { store, now: setup.now });
 }
 
 /** Our fork id moves on when a timestamp fork passes: recheck it hourly and keep the `eth` pair current. */

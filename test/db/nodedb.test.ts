@@ -8,6 +8,7 @@ import { open as openLmdb } from 'lmdb';
 import { InvalidArgumentError } from '../../src/errors';
 import { DATA_FILE, DbError, NodeDB, RESET_ADVICE, type NodeDBOptions, type StoredNode } from '../../src/db';
 import { MemoryStore, type WriteOp } from '../../src/db/store';
+import { FakeClock } from '../../src/transport/clock';
 import { damageLeaf, testId, testNode } from './helpers';
 
 const FIXTURES = join(__dirname, 'fixtures');
@@ -218,16 +219,22 @@ for (const mode of MODES) {
       assert.equal(db.size, 0);
     });
 
-    it('startExpiry runs expire on an unref()ed timer', async () => {
-      await open({ expiryMs: HOUR_MS });
+    it('startExpiry runs expire every interval on the injected clock, and stops with close', async () => {
+      const clock = new FakeClock();
+      await open({ expiryMs: HOUR_MS, clock });
       for (let i = 0; i < 5; i++) db.putNode(testNode(i, { lastPongReceivedMs: nowMs - 2 * HOUR_MS }));
       db.putNode(testNode(9, { lastPongReceivedMs: nowMs }));
-      db.startExpiry(10);
-      const timer = (db as unknown as { expiryTimer: NodeJS.Timeout }).expiryTimer;
-      assert.equal(timer.hasRef(), false, 'does not keep the process alive');
-      for (let i = 0; i < 50 && db.size > 1; i++) await new Promise((r) => setTimeout(r, 10));
+      db.startExpiry(10_000);
+      clock.advance(9_999);
+      assert.equal(db.size, 6, 'nothing expired before the interval');
+      clock.advance(1);
       assert.equal(db.size, 1);
       assert.equal(db.stats().expired, 5);
+      db.putNode(testNode(7, { lastPongReceivedMs: nowMs - 2 * HOUR_MS }));
+      clock.advance(10_000);
+      assert.equal(db.stats().expired, 6, 'runs again after the next interval');
+      await db.close();
+      assert.equal(clock.pendingTimers(), 0, 'close cancels the expiry timer');
     });
 
     it('coalesces writes to one node and bounds the queue, dropping the oldest node writes', async () => {

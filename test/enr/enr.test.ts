@@ -90,30 +90,20 @@ describe('decodeEnr (enr.json vectors, both forms)', () => {
 
 describe('LocalRecord', () => {
   const v4 = { ip: Buffer.from([1, 2, 3, 4]), udpPort: 30303, tcpPort: 30304 };
-  // A first seq comes from the clock (geth: the time in ms); these tests count from 1.
-  const realNow = LocalRecord.now;
-  before(() => {
-    LocalRecord.now = () => 1;
-  });
-  after(() => {
-    LocalRecord.now = realNow;
-  });
+  // A first seq comes from the wall clock (geth: the time in ms); these tests count from 1.
+  const create = (key: Uint8Array, pairs: Parameters<typeof LocalRecord.create>[1] = {}, opts: Parameters<typeof LocalRecord.create>[2] = {}) =>
+    LocalRecord.create(key, pairs, { now: () => 1, ...opts });
 
   it('starts a node DB without a seq at the time in ms, so a record made after a DB reset is newer than any before', async () => {
-    LocalRecord.now = () => 1_700_000_000_123;
-    try {
-      const db = await NodeDB.open(null);
-      const local = await LocalRecord.create(generatePrivateKey(), {}, { store: db });
-      assert.equal(local.seq, 1_700_000_000_123n);
-      await db.close();
-    } finally {
-      LocalRecord.now = () => 1;
-    }
+    const db = await NodeDB.open(null);
+    const local = await create(generatePrivateKey(), {}, { store: db, now: () => 1_700_000_000_123 });
+    assert.equal(local.seq, 1_700_000_000_123n);
+    await db.close();
   });
 
   it('holds id, secp256k1, endpoints and user pairs, verified by decodeEnr', async () => {
     const key = generatePrivateKey();
-    const local = await LocalRecord.create(key, { eth: [[Buffer.from('fc64ec04', 'hex'), 1150000]] });
+    const local = await create(key, { eth: [[Buffer.from('fc64ec04', 'hex'), 1150000]] });
     await local.setEndpoint(v4);
     await local.setEndpoint({ ip: Buffer.from('20010db8000000000000000000000001', 'hex'), udpPort: 30305 });
     const d = decodeEnr(local.record);
@@ -127,7 +117,7 @@ describe('LocalRecord', () => {
   });
 
   it('raises seq by one per content change and not at all for a no-op', async () => {
-    const local = await LocalRecord.create(generatePrivateKey(), { ip: v4.ip, udp: 30303 });
+    const local = await create(generatePrivateKey(), { ip: v4.ip, udp: 30303 });
     assert.equal(local.seq, 1n);
     assert.equal(await local.setEndpoint({ ip: v4.ip, udpPort: 30303 }), false);
     assert.equal(await local.set('udp', 30303), false);
@@ -142,7 +132,7 @@ describe('LocalRecord', () => {
   });
 
   it('serialises concurrent updates and notifies each change', async () => {
-    const local = await LocalRecord.create(generatePrivateKey());
+    const local = await create(generatePrivateKey());
     const seen: bigint[] = [];
     local.onChange((rec, seq) => {
       assert.equal(decodeEnr(rec).seq, seq);
@@ -153,7 +143,7 @@ describe('LocalRecord', () => {
   });
 
   it('refuses a record over 300 bytes with ENR_TOO_BIG and keeps the old one', async () => {
-    const local = await LocalRecord.create(generatePrivateKey(), { ip: v4.ip });
+    const local = await create(generatePrivateKey(), { ip: v4.ip });
     const before = local.record;
     await assert.rejects(local.set('big', Buffer.alloc(250)), (e: unknown) => e instanceof EnrError && e.code === 'ENR_TOO_BIG');
     assert.equal(local.record, before);
@@ -162,7 +152,7 @@ describe('LocalRecord', () => {
   });
 
   it('refuses to set the key-derived pairs', async () => {
-    const local = await LocalRecord.create(generatePrivateKey());
+    const local = await create(generatePrivateKey());
     assert.throws(() => local.set('id', Buffer.from('v5')), (e: unknown) => e instanceof DiscError && e.code === 'INVALID_ARGUMENT');
     assert.throws(() => local.set('secp256k1', Buffer.alloc(33)), (e: unknown) => e instanceof DiscError);
   });
@@ -172,7 +162,7 @@ describe('LocalRecord', () => {
     const key = generatePrivateKey();
     try {
       let db = await NodeDB.open(dir);
-      let local = await LocalRecord.create(key, { ip: v4.ip, udp: 1 }, { store: db });
+      let local = await create(key, { ip: v4.ip, udp: 1 }, { store: db });
       assert.equal(local.seq, 1n);
       await local.set('udp', 2);
       await local.set('udp', 3);
@@ -180,14 +170,14 @@ describe('LocalRecord', () => {
       await db.close();
 
       db = await NodeDB.open(dir);
-      local = await LocalRecord.create(key, { ip: v4.ip, udp: 3 }, { store: db });
+      local = await create(key, { ip: v4.ip, udp: 3 }, { store: db });
       assert.equal(local.seq, 3n, 'same content after restart: same seq');
       assert.equal(decodeEnr(local.record).seq, 3n);
       await db.close();
 
       db = await NodeDB.open(dir);
       // Back to an older content: still a new seq, not the old one.
-      local = await LocalRecord.create(key, { ip: v4.ip, udp: 1 }, { store: db });
+      local = await create(key, { ip: v4.ip, udp: 1 }, { store: db });
       assert.equal(local.seq, 4n);
       await db.close();
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { Periodic } from '../../src/node/periodic';
+import { Periodic } from '../../src/transport/periodic';
 import { FakeClock } from '../../src/transport/clock';
 
 describe('Periodic', () => {

@@ -4,7 +4,7 @@
  * timer at a time, never a backlog behind a slow task. Timers are unref()'d:
  * a periodic chore alone must not keep the process alive.
  */
-import type { Clock, TimerHandle } from '../transport/clock';
+import type { Clock, TimerHandle } from './clock';
 
 export class Periodic {
   private timer?: TimerHandle;
