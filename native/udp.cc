@@ -130,7 +130,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
                            InstanceMethod<&UdpSocket::Bind>("bind"),
                            InstanceMethod<&UdpSocket::SetBufferSizes>("setBufferSizes"),
                            InstanceMethod<&UdpSocket::RecvStart>("recvStart"),
-                           InstanceMethod<&UdpSocket::Deliver>("deliver"),
+                           InstanceMethod<&UdpSocket::StartDelivery>("startDelivery"),
                            InstanceMethod<&UdpSocket::Send>("send"),
                            InstanceMethod<&UdpSocket::SetKey>("setKey"),
                            InstanceMethod<&UdpSocket::OpenBatch>("openBatch"),
@@ -317,7 +317,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
 
   // recvStart() -> 0 or errno. Started at bind time (an open socket keeps
   // the loop alive, like dgram); datagrams are dropped and counted as
-  // `unhandled` until deliver(true).
+  // `unhandled` until startDelivery().
   Napi::Value RecvStart(const Napi::CallbackInfo& info) {
     if (!isOpen()) return Int(info, UV_EBADF);
     int r = uv_udp_recv_start(&h_->udp, OnAlloc, OnRecv);
@@ -325,8 +325,9 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     return Int(info, r);
   }
 
-  Napi::Value Deliver(const Napi::CallbackInfo& info) {
-    delivering_ = info.Length() > 0 && info[0].ToBoolean().Value();
+  // startDelivery(): the JS side has its handler; datagrams go to it from now on.
+  Napi::Value StartDelivery(const Napi::CallbackInfo& info) {
+    delivering_ = true;
     return info.Env().Undefined();
   }
 

@@ -5,7 +5,7 @@
  * sorted by distance to the target, and asks up to alpha of them at a time
  * (findnode). The lookup ends when every one of the current k closest has
  * been asked: at that point the last answers brought nobody closer who is
- * still unasked. Failed queries are reported to `onQueried` so the caller
+ * still unasked. Failed queries are reported to `onFailed` so the caller
  * can count them against the node (geth drops it after repeated failures).
  *
  * A Lookup is also an async iterable of newly seen nodes, in the order they
@@ -43,8 +43,10 @@ export interface LookupConfig {
   selfId?: Uint8Array;
   alpha?: number;
   k?: number;
-  /** Every finished query: the node, whether it answered, and what it returned. */
-  onQueried?: (n: LookupNode, ok: boolean, found: readonly LookupNode[]) => void;
+  /** A query was answered: the node and what it returned. */
+  onAnswered?: (n: LookupNode, found: readonly LookupNode[]) => void;
+  /** A query failed (timeout, refused). */
+  onFailed?: (n: LookupNode) => void;
 }
 
 export interface LookupStats {
@@ -146,14 +148,20 @@ export class Lookup implements AsyncIterable<LookupNode> {
     const d = this.depth.get(key) ?? 0;
     this.stats.hops = Math.max(this.stats.hops, d + 1);
     this.cfg.findnode(n, this.target).then(
-      (found) => this.answered(n, d, true, found),
-      () => this.answered(n, d, false, []),
+      (found) => this.answered(n, d, found),
+      () => this.failed(n),
     );
   }
 
-  private answered(n: LookupNode, depth: number, ok: boolean, found: readonly FoundNode[]): void {
+  private failed(n: LookupNode): void {
     this.inflight--;
-    if (!ok) this.stats.failures++;
+    this.stats.failures++;
+    this.cfg.onFailed?.(n);
+    this.advance();
+  }
+
+  private answered(n: LookupNode, depth: number, found: readonly FoundNode[]): void {
+    this.inflight--;
     this.stats.received += found.length;
     const nodes = found.map(toLookupNode);
     if (!this.finished) {
@@ -161,7 +169,7 @@ export class Lookup implements AsyncIterable<LookupNode> {
         if (this.add(f, depth + 1)) this.fresh.push(f);
       }
     }
-    this.cfg.onQueried?.(n, ok, nodes);
+    this.cfg.onAnswered?.(n, nodes);
     if (this.fresh.length > 0) this.wake?.();
     this.advance();
   }

@@ -579,7 +579,8 @@ export class Discovery extends EventEmitter {
       seeds,
       selfId: this.nodeId,
       findnode: (n, t) => this.transport.findnode(n, t),
-      onQueried: (n, ok, found) => (ok ? this.onAnswered(n, found) : this.onFindnodeFailed(n)),
+      onAnswered: (n, found) => this.onAnswered(n, found),
+      onFailed: (n) => this.onFindnodeFailed(n),
     });
   }
 

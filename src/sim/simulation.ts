@@ -238,15 +238,12 @@ export class SimNode {
       seeds: this.table.closest(keccak256(target), K),
       selfId: this.transport.nodeId,
       findnode: (n, t) => this.transport.findnode(n, t),
-      onQueried: (n, ok, found) => {
-        if (ok) {
-          // It answered findnode after bonding with us: its endpoint is proven.
-          this.table.addVerified(n, { live: true });
-          for (const f of found) this.table.addFound(f);
-        } else {
-          this.table.trackFindnode(n, this.transport.findFails(n.id, n.ip));
-        }
+      onAnswered: (n, found) => {
+        // It answered findnode after bonding with us: its endpoint is proven.
+        this.table.addVerified(n, { live: true });
+        for (const f of found) this.table.addFound(f);
       },
+      onFailed: (n) => this.table.trackFindnode(n, this.transport.findFails(n.id, n.ip)),
     });
   }
 

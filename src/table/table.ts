@@ -108,6 +108,9 @@ export interface TableConfig {
 
 const isValidatedLive = (n: TableNode): boolean => n.isValidatedLive;
 
+/** Where an update of an entry comes from: the node itself, or another node / our lookups. */
+type InfoSource = 'node' | 'hearsay';
+
 /** Table.closest's choices. */
 export interface ClosestOptions {
   /** Only nodes that answered a revalidation ping, if there are any (what findnode answers use). Default false. */
@@ -235,7 +238,7 @@ export class Table {
     const b = this.bucketOf(hash);
     const existing = b.entries.find((n) => n.id.equals(info.id));
     if (existing !== undefined) {
-      this.bump(b, existing, info, opts.inbound ?? false);
+      this.bump(b, existing, info, opts.inbound === true ? 'node' : 'hearsay');
       return false;
     }
     if (b.entries.length >= this.bucketSize) {
@@ -346,13 +349,14 @@ export class Table {
   }
 
   /**
-   * Updates an entry from newer information (geth bumpInBucket): inbound
-   * contact (the node itself) may change anything; a found node only with
-   * a higher seq. An IP change must fit the IP limits.
+   * Updates an entry from newer information (geth bumpInBucket): what the
+   * node itself tells us (its ping, its own record) may change anything;
+   * hearsay (a lookup's answer) only with a higher seq. An IP change must
+   * fit the IP limits.
    */
-  private bump(b: Bucket, n: TableNode, info: NodeRecordInfo, inbound: boolean): void {
+  private bump(b: Bucket, n: TableNode, info: NodeRecordInfo, source: InfoSource): void {
     const seq = info.seq ?? 0n;
-    if (!inbound && seq <= n.seq) return;
+    if (source === 'hearsay' && seq <= n.seq) return;
     const ipChanged = !n.ip.equals(info.ip);
     if (ipChanged) {
       this.removeIP(b, n.ip);
@@ -506,22 +510,25 @@ export class Table {
           if (pong.enrSeq !== undefined && pong.enrSeq > n.seq) {
             record = await this.net.requestENR(n).catch(() => undefined);
           }
-          this.onRevalidated(n, true, record);
+          this.onRevalidated(n, record);
         },
-        () => this.onRevalidated(n, false),
+        () => this.onRevalidationFailed(n),
       )
       .finally(() => this.activeReval.delete(key));
   }
 
-  private onRevalidated(n: TableNode, responded: boolean, record?: Buffer): void {
+  /** No pong: a third of its liveness credit goes; at none it is removed (geth). */
+  private onRevalidationFailed(n: TableNode): void {
     if (n.revalList === undefined) return; // removed meanwhile
-    if (!responded) {
-      this.stats.revalidationFailures++;
-      n.livenessChecks = Math.floor(n.livenessChecks / 3);
-      if (n.livenessChecks <= 0) this.remove(n.id);
-      else this.moveReval(n, 'fast');
-      return;
-    }
+    this.stats.revalidationFailures++;
+    n.livenessChecks = Math.floor(n.livenessChecks / 3);
+    if (n.livenessChecks <= 0) this.remove(n.id);
+    else this.moveReval(n, 'fast');
+  }
+
+  /** It answered (with its newer record, if its seq went up). */
+  private onRevalidated(n: TableNode, record?: Buffer): void {
+    if (n.revalList === undefined) return; // removed meanwhile
     n.livenessChecks++;
     n.isValidatedLive = true;
     let endpointChanged = false;
@@ -531,7 +538,7 @@ export class Table {
         const ep = rec.udpEndpoint(n.ip.length === 16);
         endpointChanged = ep !== undefined && (!n.ip.equals(ep.ip) || n.udpPort !== ep.udpPort);
         const b = this.bucketOf(n.hash);
-        this.bump(b, n, { id: n.id, ip: ep?.ip ?? n.ip, udpPort: ep?.udpPort ?? n.udpPort, tcpPort: rec.tcpPort ?? n.tcpPort, seq: rec.seq, record }, true);
+        this.bump(b, n, { id: n.id, ip: ep?.ip ?? n.ip, udpPort: ep?.udpPort ?? n.udpPort, tcpPort: rec.tcpPort ?? n.tcpPort, seq: rec.seq, record }, 'node');
       }
     }
     if (!endpointChanged) this.moveReval(n, 'slow');

@@ -17,7 +17,7 @@
  * (`send` with a SealMode) over either.
  */
 import { Crypto, nativeCrypto } from '../crypto';
-import { DiscError } from '../errors';
+import { DiscError, NativeStatus } from '../errors';
 import { NODE_ID_SIZE } from '../wire/types';
 import { NativePacketSocket } from './native-socket';
 import { Admit, OpenedFrom, OpenedHandler, PacketSocket, SocketAddress } from './socket';
@@ -77,7 +77,7 @@ class NativeConn implements PacketConn {
 
   /** Requests are sealed here, on the JS thread: their hash is needed before they leave. */
   seal(buf: Uint8Array, off: number, len: number): boolean {
-    return nativeCrypto.seal(buf, off, len, this.priv) === 0;
+    return nativeCrypto.seal(buf, off, len, this.priv) === NativeStatus.Ok;
   }
 
   send(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, mode: SealMode, done: (err?: Error) => void): void {
@@ -120,7 +120,7 @@ class CryptoConn implements PacketConn {
   }
 
   seal(buf: Uint8Array, off: number, len: number): boolean {
-    return this.crypto.seal(buf, off, len, this.priv) === 0;
+    return this.crypto.seal(buf, off, len, this.priv) === NativeStatus.Ok;
   }
 
   send(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, mode: SealMode, done: (err?: Error) => void): void {

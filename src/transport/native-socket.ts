@@ -22,7 +22,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
 import { getSystemErrorName } from 'node:util';
-import { native } from '../crypto/native';
+import { DatagramRecord, native, RecordStatus, SendResult } from '../crypto/native';
 import { DiscError, InvalidArgumentError } from '../errors';
 import {
   BindError,
@@ -73,7 +73,8 @@ interface NativeUdp {
   bind(ip: string, port: number): number;
   setBufferSizes(recv: number, send: number): number;
   recvStart(): number;
-  deliver(on: boolean): void;
+  /** Datagrams go to the handler from now on (dropped as `unhandled` before). */
+  startDelivery(): void;
   /** 0 sent, 1 copied into the send queue, 2 dropped (queue full), < 0 a libuv errno. */
   send(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number): number;
   /** send() after sealing with the setKey() key; 5 if no key is set. */
@@ -108,16 +109,15 @@ function nativeCtor(): NativeUdpCtor {
   return ctor;
 }
 
-/** int32 words per datagram record (native/udp.cc `Meta`): off, len, family, port, ip[16], status, 3 reserved, id[64]. */
-const META_WORDS = 28;
-/** Byte offset of the ip inside a record. */
-const META_IP = 16;
-/** Word index of the open status inside a record. */
-const META_STATUS = 8;
-/** Byte offset of the sender id inside a record. */
-const META_ID = 48;
-/** Record status: rejected before the crypto (native/udp.cc kSkip). */
-const STATUS_SKIP = -2;
+// The datagram record (native/udp.h `Meta`), read as int32 words: off, len,
+// family, port, ip[16], status, 3 reserved, id[64]. The numbers come from
+// src/crypto/native.ts, which the addon's own `contract` is checked against.
+const META_WORDS = DatagramRecord.Size / 4;
+const META_OFF = DatagramRecord.Off / 4;
+const META_LEN = DatagramRecord.Len / 4;
+const META_FAMILY = DatagramRecord.Family / 4;
+const META_PORT = DatagramRecord.Port / 4;
+const META_STATUS = DatagramRecord.Status / 4;
 
 /** Default crypto threads: one per core. */
 export function defaultThreads(): number {
@@ -137,10 +137,6 @@ function uvError(errno: number, what: string): NodeJS.ErrnoException {
   err.errno = errno;
   return err;
 }
-
-/** native/udp.cc UdpSocket::Send results (>= 0; negative values are errnos). */
-const SEND_DROPPED = 2;
-const SEND_BAD_KEY = 5;
 
 export class NativePacketSocket implements PacketSocket {
   readonly kind = 'native';
@@ -194,7 +190,7 @@ export class NativePacketSocket implements PacketSocket {
     this.meta32 = new Int32Array(mem, this.udp.slabSize, this.udp.metaCount * META_WORDS);
     this.meta8 = new Uint8Array(mem, this.udp.slabSize, this.udp.metaCount * META_WORDS * 4);
     for (let i = 0; i < this.udp.metaCount; i++) {
-      this.idViews.push(new Uint8Array(mem, this.udp.slabSize + i * META_WORDS * 4 + META_ID, 64));
+      this.idViews.push(new Uint8Array(mem, this.udp.slabSize + i * META_WORDS * 4 + DatagramRecord.Id, 64));
     }
   }
 
@@ -237,7 +233,7 @@ export class NativePacketSocket implements PacketSocket {
   start(handler: DatagramHandler): void {
     if (this.closing !== null) return;
     this.handler = handler;
-    this.udp.deliver(true);
+    this.udp.startDelivery();
   }
 
   /**
@@ -259,12 +255,12 @@ export class NativePacketSocket implements PacketSocket {
           this.fillFrom(i);
           let ok = false;
           try {
-            ok = prefilter(buf, m[i * META_WORDS], m[i * META_WORDS + 1], from);
+            ok = prefilter(buf, m[i * META_WORDS + META_OFF], m[i * META_WORDS + META_LEN], from);
           } catch (err) {
             this.handlerErrors++;
             this.reportError(err);
           }
-          if (!ok) m[i * META_WORDS + META_STATUS] = STATUS_SKIP;
+          if (!ok) m[i * META_WORDS + META_STATUS] = RecordStatus.Skip;
         }
       }
       this.udp.openBatch(count);
@@ -275,7 +271,7 @@ export class NativePacketSocket implements PacketSocket {
       const w = i * META_WORDS;
       if (this.crypto) {
         const st = m[w + META_STATUS];
-        if (st === STATUS_SKIP) continue;
+        if (st === RecordStatus.Skip) continue;
         from.openStatus = st;
         from.nodeId = this.idViews[i];
       }
@@ -293,9 +289,9 @@ export class NativePacketSocket implements PacketSocket {
   private fillFrom(i: number): void {
     const m8 = this.meta8;
     const from = this.from;
-    const p = i * (META_WORDS * 4) + META_IP;
-    from.port = this.meta32[i * META_WORDS + 3];
-    if (this.meta32[i * META_WORDS + 2] === 4) {
+    const p = i * (META_WORDS * 4) + DatagramRecord.Ip;
+    from.port = this.meta32[i * META_WORDS + META_PORT];
+    if (this.meta32[i * META_WORDS + META_FAMILY] === 4) {
       const ip = this.ip4;
       ip[0] = m8[p];
       ip[1] = m8[p + 1];
@@ -329,7 +325,7 @@ export class NativePacketSocket implements PacketSocket {
   sealSend(buf: Uint8Array, off: number, len: number, ip: Uint8Array, port: number, done: (err?: Error) => void): void {
     if (this.refuseSend(ip, done)) return;
     const rc = this.udp.sealSend(buf, off, len, ip, port);
-    if (rc === SEND_BAD_KEY) done(new DiscError('BAD_KEY', 'sealSend before setCryptoKey'));
+    if (rc === SendResult.BadKey) done(new DiscError('BAD_KEY', 'sealSend before setCryptoKey'));
     else this.finishSend(rc, done);
   }
 
@@ -347,7 +343,7 @@ export class NativePacketSocket implements PacketSocket {
   }
 
   private finishSend(rc: number, done: (err?: Error) => void): void {
-    if (rc === SEND_DROPPED) {
+    if (rc === SendResult.Dropped) {
       done(new DiscError('SEND_QUEUE_FULL', 'UDP send queue full; datagram dropped'));
     } else if (rc >= 0) {
       done(); // sent, or copied into a queue: buf is free either way

@@ -95,7 +95,8 @@ describe('Lookup', () => {
         if (failing.has(n.id.toString('hex'))) throw new Error('timeout');
         return w.answer(n, t);
       },
-      onQueried: (n, ok) => reports.push([n.id.toString('hex'), ok]),
+      onAnswered: (n) => reports.push([n.id.toString('hex'), true]),
+      onFailed: (n) => reports.push([n.id.toString('hex'), false]),
     });
     const result = await lookup.run();
     assert.ok(lookup.stats.failures > 0);

@@ -468,7 +468,7 @@ describe('NativePacketSocket (native UDP over libuv, recvmmsg batches)', () => {
       const m = require(${JSON.stringify(addon)});
       const s = new m.UdpSocket(4, () => {}, undefined, 16, true, ${threads});
       if (s.bind('127.0.0.1', 0) !== 0 || s.recvStart() !== 0) throw new Error('bind failed');
-      s.deliver(true);
+      s.startDelivery();
       s.setKey(Buffer.alloc(32, 7));
       parentPort.postMessage(s.address().port);
     `;
