@@ -24,13 +24,15 @@ export {
 export type { Crypto } from './crypto';
 export * from './wire';
 export { nodeHash, logDistance, distCmp } from './table/distance';
+export { Transport, MAX_NEIGHBORS_PER_PACKET } from './transport/transport';
+// Every default, with its unit and where geth/reth set the same (src/defaults.ts).
+export * as defaults from './defaults';
 export {
-  Transport,
-  DEFAULT_RESP_TIMEOUT_MS,
-  DEFAULT_BOND_EXPIRATION_MS,
   BUCKET_SIZE,
-  MAX_NEIGHBORS_PER_PACKET,
-} from './transport/transport';
+  RESP_TIMEOUT_MS as DEFAULT_RESP_TIMEOUT_MS,
+  BOND_EXPIRATION_MS as DEFAULT_BOND_EXPIRATION_MS,
+  REFRESH_INTERVAL_MS as DEFAULT_REFRESH_INTERVAL_MS,
+} from './defaults';
 export type { TransportConfig, TransportStats, RemoteNode, VerifiedNode, PongInfo, InboundPacket, DropReason } from './transport/transport';
 export { bindDgram, DgramPacketSocket, BindError, DEFAULT_SOCKET_BUFFER_SIZE } from './transport/socket';
 export type { PacketSocket, BindOptions, RemoteAddress, SocketAddress } from './transport/socket';
@@ -47,7 +49,7 @@ export { Lookup, ALPHA, K } from './lookup/lookup';
 export type { LookupNode, LookupConfig, LookupStats } from './lookup/lookup';
 export { NodeDB, DbError } from './db';
 export type { StoredNode, NodeDBOptions } from './db';
-export { Discovery, DEFAULT_REFRESH_INTERVAL_MS } from './node/discovery';
+export { Discovery } from './node/discovery';
 export type { DiscoveryOptions } from './node/discovery';
 export { parseEnode, formatEnode, EnodeError } from './node/enode';
 export type { EnodeInfo } from './node/enode';

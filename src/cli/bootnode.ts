@@ -33,8 +33,10 @@ import { formatNat } from './nat';
 import type { NatMapping } from '../nat/types';
 import { parseRecord } from '../enr/record';
 import { packageVersion } from './version';
+import { SHUTDOWN_TIMEOUT_MS } from '../defaults';
 
-export const SHUTDOWN_TIMEOUT_MS = 5_000;
+export { SHUTDOWN_TIMEOUT_MS };
+
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
 
 export interface Io {

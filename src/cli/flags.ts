@@ -14,6 +14,9 @@ import { resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { DiscError } from '../errors';
 import type { RateLimits } from '../transport/limits';
+import * as DEFAULTS from '../defaults';
+import { formatDuration } from '../defaults';
+import type { ForkFilter } from '../node/fork-policy';
 import { ForkId, NETWORKS, NetworkName, parseForkIdArg } from '../node/forkid';
 import { Netlist } from '../transport/netutil';
 import { checkBootnode, NodeArg } from './enr-text';
@@ -40,11 +43,13 @@ export type CommandName = keyof typeof COMMANDS;
 const ONESHOT_NET: CommandName[] = ['ping', 'requestenr', 'resolve', 'lookup', 'crawl'];
 const ALL = Object.keys(COMMANDS) as CommandName[];
 
-interface FlagSpec {
+/** One flag: how the command line and the environment give it, and how its value is typed and defaulted. */
+interface FlagSpec<T = unknown> {
   name: string;
   kind: 'string' | 'bool';
   /** Placeholder of the value in help. */
   arg?: string;
+  /** Help text; a default it names is read from src/defaults.ts, the same value `fallback` returns. */
   help: string;
   commands: readonly CommandName[];
   /** Environment variable, and the commands that read it (default: all of `commands`). */
@@ -52,61 +57,145 @@ interface FlagSpec {
   envCommands?: readonly CommandName[];
   /** Never echo the value in errors (it is a secret). */
   secret?: boolean;
+  /** Types a given value (a bool flag's is "true"/"false"; its variable's is the raw text). Throws a usage error naming `source`. */
+  parse: (text: string, source: string) => T;
+  /** The value when neither the flag nor its variable is given. */
+  fallback: (command: CommandName) => T;
 }
 
-export const FLAGS: readonly FlagSpec[] = [
-  { name: 'addr', kind: 'string', arg: '<ip:port>', env: 'DISCV4_ADDR', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
-    help: 'UDP listen address; ":30303" means all interfaces (default: bootnode 0.0.0.0:30303, other commands 0.0.0.0:0)' },
-  { name: 'nodekey', kind: 'string', arg: '<file>', env: 'DISCV4_NODEKEY', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
-    help: 'private key file (64 hex chars, as geth\'s nodekey); default <datadir>/nodekey, created on first run (other commands: a throwaway key)' },
-  { name: 'nodekeyhex', kind: 'string', arg: '<hex>', env: 'DISCV4_NODEKEYHEX', envCommands: ['bootnode'], secret: true, commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
-    help: 'private key as hex (visible in the process list: prefer --nodekey)' },
-  { name: 'genkey', kind: 'string', arg: '<file>', commands: ['bootnode'], help: 'generate a key into <file> (mode 0600) and exit' },
-  { name: 'writeaddress', kind: 'bool', commands: ['bootnode'], help: 'print the node id (public key, hex) and exit' },
-  { name: 'nat', kind: 'string', arg: '<mode>', env: 'DISCV4_NAT', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo'],
-    help: 'none | extip:<IP> | upnp | pmp | pmp:<gateway> | any (default none)' },
-  { name: 'netrestrict', kind: 'string', arg: '<cidrs>', env: 'DISCV4_NETRESTRICT', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
-    help: 'talk only to these networks, e.g. 10.0.0.0/8,192.168.0.0/16' },
-  { name: 'bootnodes', kind: 'string', arg: '<nodes>', env: 'DISCV4_BOOTNODES', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
-    help: 'comma-separated enode URLs or ENRs to join through (default: none, a bootnode is a root)' },
-  { name: 'datadir', kind: 'string', arg: '<dir>', env: 'DISCV4_DATADIR', commands: ['bootnode', 'bans', 'ban', 'unban'],
-    help: 'directory for the node key and the node DB (default ./discv4-data)' },
-  { name: 'verbosity', kind: 'string', arg: '<0-5>', env: 'DISCV4_VERBOSITY', commands: ALL,
-    help: 'log level: 0 silent, 1 error, 2 warn, 3 info (default), 4 debug, 5 trace (also prints stack traces)' },
-  { name: 'log-format', kind: 'string', arg: '<json|pretty>', env: 'DISCV4_LOG_FORMAT', commands: ALL,
-    help: 'log format on stderr (default: pretty on a terminal, json otherwise)' },
-  { name: 'metrics-addr', kind: 'string', arg: '<ip:port>', env: 'DISCV4_METRICS_ADDR', commands: ['bootnode'],
-    help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)' },
-  { name: 'status-interval', kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
-    help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
-  { name: 'ratelimit', kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
-    help: 'ingress limits in datagrams/s, e.g. global=40000,ip=200,ping=50,findnode=20,enr=20 (unnamed keep their defaults); "off" disables them' },
-  { name: 'network', kind: 'string', arg: '<name>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
-    help: 'serve this network: mainnet, sepolia, holesky or hoodi (its fork id goes into our record; see --fork-filter)' },
-  { name: 'fork-id', kind: 'string', arg: '<hash:next>', env: 'DISCV4_FORK_ID', commands: ['bootnode'],
-    help: 'a fixed fork id instead of --network\'s schedule, e.g. 0x07c9462e:0 (only exact matches count as ours)' },
-  { name: 'fork-filter', kind: 'string', arg: '<mode>', env: 'DISCV4_FORK_FILTER', commands: ['bootnode'],
-    help: 'with --network/--fork-id: strict (neighbors answers hold only our network), prefer (ours first; default), off' },
-  { name: 'known-nodes', kind: 'string', arg: '<n>', env: 'DISCV4_KNOWN_NODES', commands: ['bootnode'],
-    help: 'remember up to n nodes that proved themselves (loaded from the DB) to fill neighbors answers when the table has too few (default 100000; 0 off)' },
-  { name: 'bucket-size', kind: 'string', arg: '<n>', env: 'DISCV4_BUCKET_SIZE', commands: ['bootnode'],
-    help: 'nodes per table bucket (default 16, as geth; a bootnode can keep far more to answer from, up to 1024)' },
-  { name: 'threads', kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
-    help: 'threads for packet crypto (verify, sign) on all cores; 1 keeps it on the main thread (default: the number of cores)' },
-  { name: 'v5', kind: 'bool', env: 'DISCV4_V5', commands: ['bootnode'],
-    help: 'also serve discovery v5 on the same UDP port (same key and record; ENRs in --bootnodes seed it too)' },
-  { name: 'timeout', kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
-    help: 'retry until this long has passed, then fail (crawl: stop and write what it found) (default: ping, requestenr, resolve 5s; lookup, crawl 30s)' },
-  { name: 'max-nodes', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'stop the crawl after finding this many nodes (default 10000)' },
-  { name: 'out', kind: 'string', arg: '<file>', commands: ['crawl'], help: 'write the crawl result to <file> instead of stdout' },
-  { name: 'for', kind: 'string', arg: '<duration>', commands: ['ban'], help: 'how long the ban lasts, e.g. 30m, 24h (default: until lifted)' },
-  { name: 'reason', kind: 'string', arg: '<text>', commands: ['ban'], help: 'why (shown by `bans`)' },
-  { name: 'parallel', kind: 'string', arg: '<n>', commands: ['crawl'], help: 'random lookups run at once (default 1; ENR requests scale with it)' },
-  { name: 'format', kind: 'string', arg: '<json|csv|geth>', commands: ['crawl'],
-    help: 'crawl output: json (default), csv, or geth (nodes.json for `devp2p dns sign`: records keyed by node hash)' },
-  { name: 'help', kind: 'bool', commands: ALL, help: 'show help and exit' },
-  { name: 'version', kind: 'bool', commands: ALL, help: 'print the version and exit' },
-];
+type Spec<T> = Omit<FlagSpec<T>, 'name'>;
+/** Ties a spec's parse and fallback to one value type. */
+const flag = <T>(spec: Spec<T>): Spec<T> => spec;
+
+const text = (t: string): string => t;
+const none = (): undefined => undefined;
+const isOneshot = (cmd: CommandName) => cmd !== 'bootnode' && cmd !== 'keyinfo';
+
+function parseBool(t: string, source: string): boolean {
+  const v = t.toLowerCase();
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw usageError(`invalid value ${JSON.stringify(t)} for ${source}: expected true or false`);
+}
+const boolFlag = (spec: Omit<Spec<boolean>, 'kind' | 'parse' | 'fallback'>): Spec<boolean> => ({ ...spec, kind: 'bool', parse: parseBool, fallback: () => false });
+
+const intIn = (min: number, max: number) => (t: string, source: string) => parseIntIn(t, source, min, max);
+
+function positiveDuration(t: string, source: string): number {
+  const ms = parseDuration(t, source);
+  if (!(ms > 0)) throw usageError(`invalid value ${JSON.stringify(t)} for ${source}: must be more than 0`);
+  return ms;
+}
+
+/** One of `choices` (case-insensitive), as "expected a, b or c" otherwise. */
+function oneOf<C extends string>(choices: readonly C[]) {
+  return (t: string, source: string): C => {
+    const v = t.toLowerCase() as C;
+    if (choices.includes(v)) return v;
+    const list = `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+    throw usageError(`invalid value ${JSON.stringify(t)} for ${source}: expected ${list}`);
+  };
+}
+
+function parseNetwork(t: string, source: string): NetworkName {
+  if (!(t in NETWORKS)) throw usageError(`invalid value ${JSON.stringify(t)} for ${source}: expected ${Object.keys(NETWORKS).join(', ')}`);
+  return t as NetworkName;
+}
+
+function parseForkId(t: string, source: string): ForkId {
+  try {
+    return parseForkIdArg(t);
+  } catch (err) {
+    throw usageError(`${(err as Error).message} (${source})`);
+  }
+}
+
+function parseNetrestrict(t: string, source: string): Netlist {
+  const list = asUsage(source, () => Netlist.parse(t));
+  if (list.cidrs.length === 0) throw usageError(`invalid ${source}: no networks given`);
+  return list;
+}
+
+function parseBootnodes(t: string, source: string): Array<string | NodeArg> {
+  return t
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
+    .map((x) => asUsage(source, () => checkBootnode(x)));
+}
+
+const SPECS = {
+  addr: flag<HostPort>({ kind: 'string', arg: '<ip:port>', env: 'DISCV4_ADDR', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
+    help: `UDP listen address; ":${DEFAULTS.PORT}" means all interfaces (default: bootnode 0.0.0.0:${DEFAULTS.PORT}, other commands 0.0.0.0:0)`,
+    parse: parseHostPort, fallback: (cmd) => ({ host: '0.0.0.0', port: isOneshot(cmd) ? 0 : DEFAULTS.PORT }) }),
+  nodekey: flag<string | undefined>({ kind: 'string', arg: '<file>', env: 'DISCV4_NODEKEY', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
+    help: 'private key file (64 hex chars, as geth\'s nodekey); default <datadir>/nodekey, created on first run (other commands: a throwaway key)',
+    parse: text, fallback: none }),
+  nodekeyhex: flag<string | undefined>({ kind: 'string', arg: '<hex>', env: 'DISCV4_NODEKEYHEX', envCommands: ['bootnode'], secret: true, commands: ['bootnode', 'keyinfo', ...ONESHOT_NET],
+    help: 'private key as hex (visible in the process list: prefer --nodekey)', parse: text, fallback: none }),
+  genkey: flag<string | undefined>({ kind: 'string', arg: '<file>', commands: ['bootnode'], help: 'generate a key into <file> (mode 0600) and exit', parse: text, fallback: none }),
+  writeaddress: boolFlag({ commands: ['bootnode'], help: 'print the node id (public key, hex) and exit' }),
+  nat: flag<NatSpec>({ kind: 'string', arg: '<mode>', env: 'DISCV4_NAT', envCommands: ['bootnode'], commands: ['bootnode', 'keyinfo'],
+    help: 'none | extip:<IP> | upnp | pmp | pmp:<gateway> | any (default none)', parse: parseNat, fallback: () => ({ kind: 'none' }) }),
+  netrestrict: flag<Netlist | undefined>({ kind: 'string', arg: '<cidrs>', env: 'DISCV4_NETRESTRICT', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
+    help: 'talk only to these networks, e.g. 10.0.0.0/8,192.168.0.0/16', parse: parseNetrestrict, fallback: none }),
+  bootnodes: flag<Array<string | NodeArg>>({ kind: 'string', arg: '<nodes>', env: 'DISCV4_BOOTNODES', commands: ['bootnode', 'resolve', 'lookup', 'crawl'],
+    help: 'comma-separated enode URLs or ENRs to join through (default: none, a bootnode is a root)', parse: parseBootnodes, fallback: () => [] }),
+  datadir: flag<string>({ kind: 'string', arg: '<dir>', env: 'DISCV4_DATADIR', commands: ['bootnode', 'bans', 'ban', 'unban'],
+    help: `directory for the node key and the node DB (default ./${DEFAULTS.DATADIR})`, parse: text, fallback: () => DEFAULTS.DATADIR }),
+  verbosity: flag<number>({ kind: 'string', arg: '<0-5>', env: 'DISCV4_VERBOSITY', commands: ALL,
+    help: `log level: 0 silent, 1 error, 2 warn, 3 info${DEFAULTS.VERBOSITY === 3 ? ' (default)' : ''}, 4 debug, 5 trace (also prints stack traces)`,
+    parse: intIn(0, 5), fallback: () => DEFAULTS.VERBOSITY }),
+  'log-format': flag<LogFormat | undefined>({ kind: 'string', arg: '<json|pretty>', env: 'DISCV4_LOG_FORMAT', commands: ALL,
+    help: 'log format on stderr (default: pretty on a terminal, json otherwise)', parse: oneOf(['json', 'pretty'] as const), fallback: none }),
+  'metrics-addr': flag<HostPort | undefined>({ kind: 'string', arg: '<ip:port>', env: 'DISCV4_METRICS_ADDR', commands: ['bootnode'],
+    help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)', parse: parseHostPort, fallback: none }),
+  'status-interval': flag<number>({ kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
+    help: `interval of the status log line, e.g. 60s, 5m; 0 turns it off (default ${formatDuration(DEFAULTS.STATUS_INTERVAL_MS)})`,
+    parse: parseDuration, fallback: () => DEFAULTS.STATUS_INTERVAL_MS }),
+  ratelimit: flag<RateLimits | false | undefined>({ kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
+    help: `ingress limits in datagrams/s, e.g. global=${DEFAULTS.RATE_LIMITS.globalPerSec},ip=${DEFAULTS.RATE_LIMITS.ipPerSec},ping=${DEFAULTS.RATE_LIMITS.pingPerSec},findnode=${DEFAULTS.RATE_LIMITS.findnodePerSec},enr=${DEFAULTS.RATE_LIMITS.enrRequestPerSec} (the defaults; unnamed keep theirs); "off" disables them`,
+    parse: parseRateLimits, fallback: none }),
+  network: flag<NetworkName | undefined>({ kind: 'string', arg: '<name>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
+    help: 'serve this network: mainnet, sepolia, holesky or hoodi (its fork id goes into our record; see --fork-filter)', parse: parseNetwork, fallback: none }),
+  'fork-id': flag<ForkId | undefined>({ kind: 'string', arg: '<hash:next>', env: 'DISCV4_FORK_ID', commands: ['bootnode'],
+    help: 'a fixed fork id instead of --network\'s schedule, e.g. 0x07c9462e:0 (only exact matches count as ours)', parse: parseForkId, fallback: none }),
+  'fork-filter': flag<ForkFilter | undefined>({ kind: 'string', arg: '<mode>', env: 'DISCV4_FORK_FILTER', commands: ['bootnode'],
+    help: 'with --network/--fork-id: strict (neighbors answers hold only our network), prefer (ours first; default), off',
+    parse: oneOf(['strict', 'prefer', 'off'] as const), fallback: none }),
+  'known-nodes': flag<number>({ kind: 'string', arg: '<n>', env: 'DISCV4_KNOWN_NODES', commands: ['bootnode'],
+    help: `remember up to n nodes that proved themselves (loaded from the DB) to fill neighbors answers when the table has too few (default ${DEFAULTS.KNOWN_NODES}; 0 off)`,
+    parse: intIn(0, 10_000_000), fallback: () => DEFAULTS.KNOWN_NODES }),
+  'bucket-size': flag<number | undefined>({ kind: 'string', arg: '<n>', env: 'DISCV4_BUCKET_SIZE', commands: ['bootnode'],
+    help: `nodes per table bucket (default ${DEFAULTS.BUCKET_SIZE}, as geth; a bootnode can keep far more to answer from, up to ${DEFAULTS.MAX_BUCKET_SIZE})`,
+    parse: intIn(1, DEFAULTS.MAX_BUCKET_SIZE), fallback: none }),
+  threads: flag<number | undefined>({ kind: 'string', arg: '<n>', env: 'DISCV4_THREADS', commands: ['bootnode'],
+    help: 'threads for packet crypto (verify, sign) on all cores; 1 keeps it on the main thread (default: the number of cores)', parse: intIn(1, 256), fallback: none }),
+  v5: boolFlag({ env: 'DISCV4_V5', commands: ['bootnode'], help: 'also serve discovery v5 on the same UDP port (same key and record; ENRs in --bootnodes seed it too)' }),
+  timeout: flag<number>({ kind: 'string', arg: '<duration>', commands: ONESHOT_NET,
+    help: `retry until this long has passed, then fail (crawl: stop and write what it found) (default: ping, requestenr, resolve ${formatDuration(DEFAULTS.ONESHOT_TIMEOUT_MS)}; lookup, crawl ${formatDuration(DEFAULTS.WALK_TIMEOUT_MS)})`,
+    parse: positiveDuration, fallback: (cmd) => (cmd === 'lookup' || cmd === 'crawl' ? DEFAULTS.WALK_TIMEOUT_MS : DEFAULTS.ONESHOT_TIMEOUT_MS) }),
+  'max-nodes': flag<number>({ kind: 'string', arg: '<n>', commands: ['crawl'], help: `stop the crawl after finding this many nodes (default ${DEFAULTS.CRAWL_MAX_NODES})`,
+    parse: intIn(1, 10_000_000), fallback: () => DEFAULTS.CRAWL_MAX_NODES }),
+  out: flag<string | undefined>({ kind: 'string', arg: '<file>', commands: ['crawl'], help: 'write the crawl result to <file> instead of stdout', parse: text, fallback: none }),
+  for: flag<number>({ kind: 'string', arg: '<duration>', commands: ['ban'], help: 'how long the ban lasts, e.g. 30m, 24h (default: until lifted)',
+    parse: positiveDuration, fallback: () => Infinity }),
+  reason: flag<string>({ kind: 'string', arg: '<text>', commands: ['ban'], help: 'why (shown by `bans`)', parse: text, fallback: () => '' }),
+  parallel: flag<number>({ kind: 'string', arg: '<n>', commands: ['crawl'], help: `random lookups run at once (default ${DEFAULTS.CRAWL_PARALLEL}; ENR requests scale with it)`,
+    parse: intIn(1, 64), fallback: () => DEFAULTS.CRAWL_PARALLEL }),
+  format: flag<'json' | 'csv' | 'geth'>({ kind: 'string', arg: '<json|csv|geth>', commands: ['crawl'],
+    help: 'crawl output: json (default), csv, or geth (nodes.json for `devp2p dns sign`: records keyed by node hash)',
+    parse: oneOf(['json', 'csv', 'geth'] as const), fallback: () => 'json' }),
+  help: boolFlag({ commands: ALL, help: 'show help and exit' }),
+  version: boolFlag({ commands: ALL, help: 'print the version and exit' }),
+};
+
+type FlagName = keyof typeof SPECS;
+/** Each flag's typed value. */
+type FlagValues = { [K in FlagName]: (typeof SPECS)[K] extends Spec<infer T> ? T : never };
+
+/** Every flag, in help order. */
+export const FLAGS: readonly FlagSpec[] = Object.entries(SPECS).map(([name, spec]) => ({ name, ...(spec as Spec<unknown>) }));
 
 const BY_NAME = new Map(FLAGS.map((f) => [f.name, f]));
 const ALIASES: Record<string, string> = { h: 'help' };
@@ -244,11 +333,6 @@ export interface Options {
   out?: string;
 }
 
-export const DEFAULT_DATADIR = 'discv4-data';
-export const DEFAULT_PORT = 30303;
-export const DEFAULT_STATUS_INTERVAL_MS = 60_000;
-export const DEFAULT_MAX_NODES = 10_000;
-
 /** "1.2.3.4:30303", ":30303" (all interfaces), "[::1]:30303". */
 export function parseHostPort(text: string, source: string): HostPort {
   const bad = () => usageError(`invalid value ${JSON.stringify(text)} for ${source}: expected <ip>:<port>, e.g. 0.0.0.0:30303 or [::]:30303`);
@@ -313,149 +397,60 @@ function asUsage<T>(source: string, fn: () => T): T {
 
 /** Validates and types the parsed flags. Throws CliError (exit 2) naming the flag or variable. */
 export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Options {
-  const get = (name: string) => p.values.get(name);
-  const str = (name: string) => {
-    const v = get(name);
-    return v === undefined ? undefined : String(v.value);
-  };
+  const given = (name: FlagName) => p.values.get(name);
+  const v = {} as Record<FlagName, unknown>;
+  for (const name of Object.keys(SPECS) as FlagName[]) {
+    const spec = SPECS[name] as Spec<unknown>;
+    const g = given(name);
+    v[name] = g === undefined ? spec.fallback(p.command) : spec.parse(String(g.value), g.source);
+  }
+  const f = v as FlagValues;
   const [minArgs, maxArgs] = COMMANDS[p.command].args;
-  const help = get('help')?.value === true;
-  const version = get('version')?.value === true;
-  if (!help && !version && (p.args.length < minArgs || p.args.length > maxArgs)) {
+  if (!f.help && !f.version && (p.args.length < minArgs || p.args.length > maxArgs)) {
     const what = p.args.length < minArgs ? 'missing argument' : `unexpected argument ${JSON.stringify(p.args[maxArgs])}`;
     throw usageError(`${p.command}: ${what} (usage: discv4 ${COMMANDS[p.command].usage})`);
   }
-  const oneshot = p.command !== 'bootnode' && p.command !== 'keyinfo';
-  const addrV = get('addr');
-  const addr = addrV !== undefined ? parseHostPort(String(addrV.value), addrV.source) : { host: '0.0.0.0', port: oneshot ? 0 : DEFAULT_PORT };
-
-  const verbosityV = get('verbosity');
-  const verbosity = verbosityV !== undefined ? parseIntIn(String(verbosityV.value), verbosityV.source, 0, 5) : 3;
-
-  const fmtV = get('log-format');
-  let logFormat: LogFormat | undefined;
-  if (fmtV !== undefined) {
-    const f = String(fmtV.value).toLowerCase();
-    if (f !== 'json' && f !== 'pretty') throw usageError(`invalid value ${JSON.stringify(fmtV.value)} for ${fmtV.source}: expected json or pretty`);
-    logFormat = f;
+  if (given('nodekeyhex') !== undefined && given('nodekey') !== undefined) {
+    throw usageError(`${given('nodekey')!.source} and ${given('nodekeyhex')!.source} are mutually exclusive`);
   }
-
-  const natV = get('nat');
-  const nat = natV !== undefined ? parseNat(String(natV.value), natV.source) : { kind: 'none' as const };
-
-  const nrV = get('netrestrict');
-  const netrestrict = nrV !== undefined ? asUsage(nrV.source, () => Netlist.parse(String(nrV.value))) : undefined;
-  if (netrestrict !== undefined && netrestrict.cidrs.length === 0) throw usageError(`invalid ${nrV!.source}: no networks given`);
-
-  const bnV = get('bootnodes');
-  const bootnodes: Array<string | NodeArg> = [];
-  if (bnV !== undefined) {
-    for (const s of String(bnV.value).split(',').map((x) => x.trim()).filter((x) => x !== '')) {
-      bootnodes.push(asUsage(bnV.source, () => checkBootnode(s)));
-    }
-  }
-
-  const keyhexV = get('nodekeyhex');
-  if (keyhexV !== undefined && get('nodekey') !== undefined) {
-    throw usageError(`${get('nodekey')!.source} and ${keyhexV.source} are mutually exclusive`);
-  }
-
-  const metricsV = get('metrics-addr');
-  const metricsAddr = metricsV !== undefined ? parseHostPort(String(metricsV.value), metricsV.source) : undefined;
-
-  const siV = get('status-interval');
-  const statusIntervalMs = siV !== undefined ? parseDuration(String(siV.value), siV.source) : DEFAULT_STATUS_INTERVAL_MS;
-
-  const toV = get('timeout');
-  const defaultTimeout = p.command === 'lookup' || p.command === 'crawl' ? 30_000 : 5_000;
-  const timeoutMs = toV !== undefined ? parseDuration(String(toV.value), toV.source) : defaultTimeout;
-  if (timeoutMs <= 0) throw usageError(`invalid value ${JSON.stringify(toV!.value)} for ${toV!.source}: must be more than 0`);
-
-  const netV = get('network');
-  const fidV = get('fork-id');
-  const ffV = get('fork-filter');
   let fork: Options['fork'];
-  if (netV !== undefined || fidV !== undefined) {
-    const network = netV !== undefined ? String(netV.value) : undefined;
-    if (network !== undefined && !(network in NETWORKS)) {
-      throw usageError(`invalid value ${JSON.stringify(network)} for ${netV!.source}: expected ${Object.keys(NETWORKS).join(', ')}`);
-    }
-    let id: ForkId | undefined;
-    if (fidV !== undefined) {
-      try {
-        id = parseForkIdArg(String(fidV.value));
-      } catch (err) {
-        throw usageError(`${(err as Error).message} (${fidV.source})`);
-      }
-    }
-    const filter = ffV !== undefined ? String(ffV.value) : 'prefer';
-    if (filter !== 'strict' && filter !== 'prefer' && filter !== 'off') {
-      throw usageError(`invalid value ${JSON.stringify(filter)} for ${ffV!.source}: expected strict, prefer or off`);
-    }
-    fork = { network: network as NetworkName | undefined, id, filter };
-  } else if (ffV !== undefined) {
-    throw usageError(`${ffV.source} needs --network or --fork-id`);
+  if (f.network !== undefined || f['fork-id'] !== undefined) {
+    fork = { network: f.network, id: f['fork-id'], filter: f['fork-filter'] ?? 'prefer' };
+  } else if (f['fork-filter'] !== undefined) {
+    throw usageError(`${given('fork-filter')!.source} needs --network or --fork-id`);
   }
-  const knV = get('known-nodes');
-  const knownNodes = knV !== undefined ? parseIntIn(String(knV.value), knV.source, 0, 10_000_000) : 100_000;
-  const bsV = get('bucket-size');
-  const bucketSize = bsV !== undefined ? parseIntIn(String(bsV.value), bsV.source, 1, 1024) : undefined;
-  const forV = get('for');
-  const banForMs = forV !== undefined ? parseDuration(String(forV.value), forV.source) : Infinity;
-  if (!(banForMs > 0)) throw usageError(`invalid value ${JSON.stringify(forV!.value)} for ${forV!.source}: must be more than 0`);
-  const reasonV = get('reason');
-  const banReason = reasonV !== undefined ? String(reasonV.value) : '';
-  const parV = get('parallel');
-  const parallel = parV !== undefined ? parseIntIn(String(parV.value), parV.source, 1, 64) : 1;
-  const outFmtV = get('format');
-  const format = outFmtV !== undefined ? String(outFmtV.value) : 'json';
-  if (format !== 'json' && format !== 'csv' && format !== 'geth') {
-    throw usageError(`invalid value ${JSON.stringify(format)} for ${outFmtV!.source}: expected json, csv or geth`);
-  }
-  const rlV = get('ratelimit');
-  const rateLimits = rlV !== undefined ? parseRateLimits(String(rlV.value), rlV.source) : undefined;
-  const thV = get('threads');
-  const threads = thV !== undefined ? parseIntIn(String(thV.value), thV.source, 1, 256) : undefined;
-  const v5V = get('v5');
-  const v5Text = v5V === undefined ? 'false' : String(v5V.value).toLowerCase();
-  if (!['true', '1', 'false', '0'].includes(v5Text)) throw usageError(`invalid value ${JSON.stringify(v5V!.value)} for ${v5V!.source}: expected true or false`);
-  const v5 = v5Text === 'true' || v5Text === '1';
-  const mnV = get('max-nodes');
-  const maxNodes = mnV !== undefined ? parseIntIn(String(mnV.value), mnV.source, 1, 10_000_000) : DEFAULT_MAX_NODES;
-
-  const datadir = resolvePath(cwd, str('datadir') ?? DEFAULT_DATADIR);
   return {
     command: p.command,
     commandGiven: p.commandGiven,
     args: p.args,
-    help,
-    version,
-    addr,
-    nodekey: str('nodekey'),
-    nodekeyhex: str('nodekeyhex'),
-    genkey: str('genkey'),
-    writeaddress: get('writeaddress')?.value === true,
-    nat,
-    netrestrict,
-    bootnodes,
-    datadir,
-    verbosity,
-    logFormat,
-    metricsAddr,
-    statusIntervalMs,
-    timeoutMs,
-    maxNodes,
-    knownNodes,
+    help: f.help,
+    version: f.version,
+    addr: f.addr,
+    nodekey: f.nodekey,
+    nodekeyhex: f.nodekeyhex,
+    genkey: f.genkey,
+    writeaddress: f.writeaddress,
+    nat: f.nat,
+    netrestrict: f.netrestrict,
+    bootnodes: f.bootnodes,
+    datadir: resolvePath(cwd, f.datadir),
+    verbosity: f.verbosity,
+    logFormat: f['log-format'],
+    metricsAddr: f['metrics-addr'],
+    statusIntervalMs: f['status-interval'],
+    timeoutMs: f.timeout,
+    maxNodes: f['max-nodes'],
+    knownNodes: f['known-nodes'],
     fork,
-    banForMs,
-    banReason,
-    bucketSize,
-    parallel,
-    format,
-    threads,
-    rateLimits,
-    v5,
-    out: str('out'),
+    banForMs: f.for,
+    banReason: f.reason,
+    bucketSize: f['bucket-size'],
+    parallel: f.parallel,
+    format: f.format,
+    threads: f.threads,
+    rateLimits: f.ratelimit,
+    v5: f.v5,
+    out: f.out,
   };
 }
 

@@ -6,10 +6,7 @@ export {
   NodeDB,
   SCHEMA_VERSION,
   DATA_FILE,
-  DEFAULT_EXPIRY_MS,
-  DEFAULT_EXPIRY_INTERVAL_MS,
   DEFAULT_EXPIRE_MAX_WORK,
-  DEFAULT_MAX_PENDING_WRITES,
 } from './nodedb';
 export type { NodeDBOptions, NodeDBStats, StoredNode } from './nodedb';
 export { DbError, RESET_ADVICE } from './errors';

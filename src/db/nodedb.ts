@@ -106,15 +106,12 @@ import { MemoryStore, mapStoreErrors, type KVStore } from './store';
 import { WriteBehindStore } from './write-behind';
 import { systemClock, type Clock } from '../transport/clock';
 import { Periodic } from '../transport/periodic';
+import { DB_EXPIRY_INTERVAL_MS, DB_MAX_PENDING_WRITES, DB_NODE_EXPIRY_MS } from '../defaults';
 
 export type { StoredNode } from './codec';
 
 /** Bump on any incompatible change of the key layout or value format. */
 export const SCHEMA_VERSION = 1;
-/** geth's dbNodeExpiration: a node unseen for a day is dropped. */
-export const DEFAULT_EXPIRY_MS = 24 * 60 * 60 * 1000;
-/** geth's dbCleanupCycle. */
-export const DEFAULT_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
 /**
  * Entries one expire() run examines. At one run per hour this sweeps
  * 24 x 10,000 = 240,000 nodes per expiry window, far more than a discv4
@@ -122,8 +119,6 @@ export const DEFAULT_EXPIRY_INTERVAL_MS = 60 * 60 * 1000;
  * 10,000 entries on LMDB, measured).
  */
 export const DEFAULT_EXPIRE_MAX_WORK = 10_000;
-/** 20,000 x at most ~500 bytes (value <= ~360, key string, Map entry) = ~10 MB at most. */
-export const DEFAULT_MAX_PENDING_WRITES = 20_000;
 /** The LMDB file inside the DB directory (LMDB adds `nodes.mdb-lock`). */
 export const DATA_FILE = 'nodes.mdb';
 /** LMDB's lock file beside {@link DATA_FILE} (noSubdir: `<file>-lock`). */
@@ -248,7 +243,7 @@ export class NodeDB {
   private constructor(engine: KVStore, path: string | null, opts: NodeDBOptions) {
     this.path = path;
     this.label = path ?? MEMORY_LABEL;
-    this.expiryMs = opts.expiryMs ?? DEFAULT_EXPIRY_MS;
+    this.expiryMs = opts.expiryMs ?? DB_NODE_EXPIRY_MS;
     this.now = opts.now ?? Date.now;
     this.clock = opts.clock ?? systemClock;
     this.store = mapStoreErrors(engine, {
@@ -256,7 +251,7 @@ export class NodeDB {
       close: (err) => NodeDB.engineError(this.label, 'cannot close', err),
     });
     this.cache = new WriteBehindStore(this.store, {
-      maxPending: opts.maxPendingWrites ?? DEFAULT_MAX_PENDING_WRITES,
+      maxPending: opts.maxPendingWrites ?? DB_MAX_PENDING_WRITES,
       // Only node entries: meta and local-seq writes are never dropped.
       evictable: isNodeKey,
       commitError: (err, writes) => new DbError('DB_IO', this.label, `node DB at ${this.label}: ${writes} writes failed: ${errText(err)}`, { cause: err }),
@@ -527,7 +522,7 @@ export class NodeDB {
   }
 
   /** Runs expire() every intervalMs (default 1 h) on a timer that does not keep the process alive. */
-  startExpiry(intervalMs = DEFAULT_EXPIRY_INTERVAL_MS): void {
+  startExpiry(intervalMs = DB_EXPIRY_INTERVAL_MS): void {
     this.checkOpen();
     this.expiry?.stop();
     this.expiry = new Periodic(this.clock, intervalMs, () => {

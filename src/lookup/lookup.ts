@@ -13,9 +13,12 @@
  */
 import { keccak256 } from '../crypto';
 import { insertByDistance } from '../table/table';
+import { ALPHA, BUCKET_SIZE } from '../defaults';
 
-export const ALPHA = 3;
-export const K = 16;
+/** Nodes a lookup returns: a bucket's worth (geth bucketSize). */
+export const K = BUCKET_SIZE;
+export { ALPHA };
+
 
 /** A node as a lookup handles it. */
 export interface LookupNode {

@@ -13,13 +13,12 @@ import { systemClock, type Clock, type TimerHandle } from '../transport/clock';
 import { NAT_PMP_PORT, natPmp } from './pmp';
 import { discoverUpnp, type UpnpOptions } from './upnp';
 import type { NatMapping, NatSpec, PortMapper } from './types';
+import { NAT_LIFETIME_SEC } from '../defaults';
 
 export type { NatMapping, NatSpec, PortMapper } from './types';
 export { natPmp, NAT_PMP_PORT, type NatPmpOptions } from './pmp';
 export { discoverUpnp, SSDP_ADDRESS, SSDP_PORT, type UpnpOptions } from './upnp';
 
-/** Default mapping lease, 20 minutes (geth before 1.13: mapTimeout). */
-export const DEFAULT_LIFETIME_SEC = 20 * 60;
 
 const badNat = (msg: string) => new DiscError('BAD_NAT', msg);
 
@@ -246,7 +245,7 @@ export class NatManager extends EventEmitter {
     this.protocol = opts.protocol;
     this.internalPort = opts.internalPort;
     this.requestedExternal = opts.externalPort ?? opts.internalPort;
-    this.lifetimeSec = opts.lifetimeSec ?? DEFAULT_LIFETIME_SEC;
+    this.lifetimeSec = opts.lifetimeSec ?? NAT_LIFETIME_SEC;
     this.renewMs = opts.renewMs ?? Math.max(1000, this.lifetimeSec * 750);
     this.description = opts.description ?? 'discv4';
     this.clock = opts.clock ?? systemClock;

@@ -52,11 +52,8 @@ import { IPTrackerConfig } from './iptracker';
 import { KnownNodes } from './known';
 import { EndpointPrediction, keepForkIdCurrent, openLocalRecord, servedFamilies } from './local-record';
 import { Periodic } from '../transport/periodic';
+import { AUTO_BAN_MS, KNOWN_MAX_AGE_MS, REFRESH_INTERVAL_MS, SEED_COUNT, SEED_MAX_AGE_MS } from '../defaults';
 
-/** How long an IP that keeps exceeding the rate limits stays banned. */
-export const DEFAULT_AUTO_BAN_MS = 60 * 60 * 1000;
-/** Known nodes loaded from the DB: seen within a day (the DB's own expiry). */
-const KNOWN_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 
 /** Record requests in flight for the fork filter. */
 const MAX_RECORD_FETCHES = 16;
@@ -66,11 +63,6 @@ const BAN_RELOAD_MS = 5_000;
 /** randomNodes' wait when a lookup found nobody to ask, instead of spinning (geth slows down too). */
 const RANDOM_NODES_IDLE_MS = 1000;
 
-/** geth RefreshInterval. */
-export const DEFAULT_REFRESH_INTERVAL_MS = 30 * 60 * 1000;
-/** geth seedCount / seedMaxAge. */
-const SEED_COUNT = 30;
-const SEED_MAX_AGE_MS = 5 * 24 * 60 * 60 * 1000;
 
 export interface DiscoveryOptions {
   privateKey: Uint8Array;
@@ -369,7 +361,7 @@ export class Discovery extends EventEmitter {
         closest: closestForFindnode({ table, forks, known }),
         isBannedIp: (ip) => bans.isBannedIp(ip),
         isBannedId: (id) => bans.isBannedId(id),
-        onAbusiveIp: autoBan(opts.autoBanMs ?? DEFAULT_AUTO_BAN_MS, late),
+        onAbusiveIp: autoBan(opts.autoBanMs ?? AUTO_BAN_MS, late),
       });
       late.transport = transport;
       const sock = transport.socket.address();
@@ -385,7 +377,7 @@ export class Discovery extends EventEmitter {
         ipTracker: opts.ipTracker,
         clock,
       });
-      const refreshIntervalMs = opts.refreshIntervalMs ?? DEFAULT_REFRESH_INTERVAL_MS;
+      const refreshIntervalMs = opts.refreshIntervalMs ?? REFRESH_INTERVAL_MS;
       const inboundNodes = opts.inboundNodes ?? 'afterRefresh';
       const d = new Discovery({ transport, table, db, ownsDb, bootnodes, refreshIntervalMs, inboundNodes, clock, now, local, prediction, bans, forks, known });
       late.discovery = d;

@@ -11,11 +11,10 @@
  */
 import { Clock, systemClock } from '../transport/clock';
 import { ipToString } from '../wire/ip';
+import { IPTRACK_MIN_STATEMENTS, IPTRACK_WINDOW_MS } from '../defaults';
 
-/** geth iptrackWindow: statements older than this are forgotten. */
-export const IPTRACK_WINDOW_MS = 5 * 60 * 1000;
-/** geth iptrackMinStatements: no prediction before this many agreeing hosts. */
-export const IPTRACK_MIN_STATEMENTS = 10;
+export { IPTRACK_MIN_STATEMENTS, IPTRACK_WINDOW_MS };
+
 /** Hosts remembered at once (~100 bytes each). geth has no cap; a window of pongs is bounded by our pings anyway. */
 export const IPTRACK_MAX_HOSTS = 1_000;
 

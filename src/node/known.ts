@@ -19,8 +19,8 @@
  */
 import { keccak256 } from '../crypto';
 import { distCmp } from '../table/distance';
+import { KNOWN_NODES } from '../defaults';
 
-export const DEFAULT_MAX_KNOWN = 100_000;
 const WINDOW = 64;
 
 export interface KnownNode {
@@ -41,7 +41,7 @@ export class KnownNodes {
   /** Additions since the last sort (sorted lazily, on the next lookup). */
   private pending: KnownNode[] = [];
 
-  constructor(readonly max = DEFAULT_MAX_KNOWN) {}
+  constructor(readonly max = KNOWN_NODES) {}
 
   get size(): number {
     return this.byId.size;

@@ -20,9 +20,10 @@ import type { ForkPolicy } from './fork-policy';
 import { ethEntry } from './forkid';
 import { IPTracker, IPTrackerConfig } from './iptracker';
 import { Periodic } from '../transport/periodic';
+import { FORK_RECHECK_MS } from '../defaults';
 
-/** How often our fork id is recomputed (a timestamp fork may have passed). */
-export const FORK_RECHECK_MS = 60 * 60 * 1000;
+export { FORK_RECHECK_MS };
+
 
 /** What goes into our record besides the socket's address. */
 export interface RecordSetup {

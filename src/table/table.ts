@@ -25,15 +25,14 @@ import { isLAN, isUnspecified, Netlist } from '../transport/netutil';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import type { PongInfo } from '../transport/transport';
 import { distCmp, logDistance } from './distance';
+import { BUCKET_SIZE, MAX_REPLACEMENTS, PING_INTERVAL_MS } from '../defaults';
 
-export const BUCKET_SIZE = 16;
-export const MAX_REPLACEMENTS = 10;
+export { BUCKET_SIZE, MAX_REPLACEMENTS };
+
 const HASH_BITS = 256;
 export const N_BUCKETS = Math.floor(HASH_BITS / 15); // 17
 /** Distances at or below this all go to bucket 0. */
 export const BUCKET_MIN_DISTANCE = HASH_BITS - N_BUCKETS; // 239
-/** geth PingInterval: one revalidation ping per list per interval on average. */
-export const DEFAULT_PING_INTERVAL_MS = 3_000;
 const SLOW_REVALIDATION_FACTOR = 3;
 /** Concurrent verification pings for found nodes; more wait, up to the queue bound. */
 const MAX_VERIFYING = 16;
@@ -169,7 +168,7 @@ export class Table {
     this.bucketIPLimit = cfg.bucketIPLimit ?? 2;
     this.tableIPLimit = cfg.tableIPLimit ?? 10;
     this.exemptLAN = cfg.exemptLANFromIPLimits ?? true;
-    this.pingIntervalMs = cfg.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+    this.pingIntervalMs = cfg.pingIntervalMs ?? PING_INTERVAL_MS;
     for (let i = 0; i < N_BUCKETS; i++) this.buckets.push({ entries: [], replacements: [], ips: new Map() });
   }
 

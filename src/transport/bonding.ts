@@ -20,22 +20,12 @@
 import { BondRecord, BondStore } from './bonds';
 import { Clock } from './clock';
 import { BoundedMap } from './limits';
+import { MAX_FINDNODE_FAILURES, PINGBACK_BACKOFF_MAX_MS, PINGBACK_BACKOFF_MS } from '../defaults';
 
-/** geth bondExpiration: an endpoint proof is good for 24 h. */
-export const DEFAULT_BOND_EXPIRATION_MS = 24 * 60 * 60 * 1000;
+export { MAX_FINDNODE_FAILURES, PINGBACK_BACKOFF_MAX_MS, PINGBACK_BACKOFF_MS };
+
 /** Findnode requests held while their sender's bond completes. */
 export const MAX_HELD_FINDNODES = 1024;
-/** geth maxFindnodeFailures: past this many failures we re-bond before asking again. */
-export const MAX_FINDNODE_FAILURES = 5;
-/**
- * After a ping-back that got no pong, the same node at the same IP gets no
- * new ping-back for this long, doubling per further failure up to
- * PINGBACK_BACKOFF_MAX_MS (its pings are still answered with pongs). A key
- * that pings and never answers would otherwise spend its IP's amplification
- * allowance on every ping, and starve honest newcomers behind that address.
- */
-export const PINGBACK_BACKOFF_MS = 5_000;
-export const PINGBACK_BACKOFF_MAX_MS = 5 * 60_000;
 /** Nodes whose ping-back failed, remembered at once (oldest forgotten beyond). */
 const MAX_PINGBACK_FAILURES = 100_000;
 

@@ -21,6 +21,7 @@
  * are keyed as numbers, so the hot path allocates nothing.
  */
 import { PacketType } from '../wire/types';
+import { AMPLIFICATION_LIMITS, RATE_LIMITS } from '../defaults';
 
 export interface RateLimits {
   /** Datagrams per second the node handles in all (before crypto). 0: unlimited. Default 40,000. */
@@ -48,15 +49,7 @@ export interface RateLimits {
  * behind one NAT address (an honest node pings a few times a minute and
  * sends a findnode now and then); globally, about what two cores verify.
  */
-export const DEFAULT_RATE_LIMITS: Required<RateLimits> = {
-  globalPerSec: 40_000,
-  ipPerSec: 200,
-  pingPerSec: 50,
-  findnodePerSec: 20,
-  enrRequestPerSec: 20,
-  maxTrackedIps: 100_000,
-  abuseThreshold: 5_000,
-};
+export const DEFAULT_RATE_LIMITS: Required<RateLimits> = RATE_LIMITS;
 
 /** The window of the abuse count. */
 const ABUSE_WINDOW_MS = 10_000;
@@ -248,14 +241,7 @@ export interface AmplificationLimits {
   maxTrackedIps?: number;
 }
 
-export const DEFAULT_AMPLIFICATION_LIMITS: Required<AmplificationLimits> = {
-  burstBytes: 8192,
-  pongReserveBytes: 2048,
-  refillBytesPerSec: 256,
-  creditTtlMs: 30_000,
-  maxCreditBytes: 65_536,
-  maxTrackedIps: 100_000,
-};
+export const DEFAULT_AMPLIFICATION_LIMITS: Required<AmplificationLimits> = AMPLIFICATION_LIMITS;
 
 class IpBudget {
   constructor(

@@ -35,9 +35,8 @@ import {
   type PacketSocket,
   type SocketAddress,
 } from './socket';
+import { MAX_SEND_QUEUE } from '../defaults';
 
-/** Default bound of the native send queue, in datagrams. */
-export const DEFAULT_MAX_SEND_QUEUE = 4096;
 
 export interface NativeBindOptions extends BindOptions {
   /** Datagrams the send queue holds when the socket buffer is full. Default 4096. */
@@ -177,7 +176,7 @@ export class NativePacketSocket implements PacketSocket {
       family,
       (count) => this.onBatch(count),
       (err) => this.reportError(err),
-      opts.maxSendQueue ?? DEFAULT_MAX_SEND_QUEUE,
+      opts.maxSendQueue ?? MAX_SEND_QUEUE,
       opts.trySend ?? true,
       threads,
       opts.workQueue,

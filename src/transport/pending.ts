@@ -27,6 +27,7 @@
  */
 import { ClosedError, InvalidArgumentError, QueueFullError, TimeoutError } from '../errors';
 import { systemClock, type Clock, type TimerHandle } from './clock';
+import { MAX_PENDING } from '../defaults';
 
 /** Result bits of Matcher.onPacket. */
 export const enum MatchResult {
@@ -59,7 +60,7 @@ export interface Matcher<P = unknown> {
 }
 
 export interface PendingOptions {
-  /** Most requests pending at once; add() beyond it fails with QueueFullError. Default {@link DEFAULT_MAX_PENDING}. */
+  /** Most requests pending at once; add() beyond it fails with QueueFullError. Default {@link MAX_PENDING}. */
   maxPending?: number;
   /** Default {@link systemClock}. */
   clock?: Clock;
@@ -71,14 +72,6 @@ export interface PendingOptions {
   onCallbackError?: (err: unknown) => void;
 }
 
-/**
- * Default bound on pending requests. A lookup keeps alpha (3) findnodes in
- * flight, plus the pings that bond with the nodes it finds (up to 16 per
- * neighbors reply), and a node runs a few lookups and revalidations at a
- * time: some hundreds in normal use. 10,000 is far above that yet bounds
- * memory (~200 B per entry) if something floods us with requests to make.
- */
-export const DEFAULT_MAX_PENDING = 10_000;
 
 /** Counters for metrics. Invariant: added === completed + timeouts + cancelled + size. */
 export interface PendingStats {
@@ -188,7 +181,7 @@ export class PendingQueue<P = unknown> {
   };
 
   constructor(opts: PendingOptions = {}) {
-    const maxPending = opts.maxPending ?? DEFAULT_MAX_PENDING;
+    const maxPending = opts.maxPending ?? MAX_PENDING;
     if (!Number.isSafeInteger(maxPending) || maxPending < 1) {
       throw new InvalidArgumentError(`maxPending must be a positive integer, got ${maxPending}`);
     }

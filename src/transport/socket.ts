@@ -13,6 +13,7 @@ import { isIPv4 } from 'node:net';
 import { DiscError } from '../errors';
 import { ipToBytes, ipToString } from '../wire/ip';
 import { isV4Mapped } from './netutil';
+import { SOCKET_BUFFER_BYTES } from '../defaults';
 
 /** Where a datagram came from. One object is reused for every datagram. */
 export interface RemoteAddress {
@@ -72,7 +73,7 @@ export interface BindOptions {
   sendBufferSize?: number;
 }
 
-export const DEFAULT_SOCKET_BUFFER_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_SOCKET_BUFFER_SIZE = SOCKET_BUFFER_BYTES;
 
 /** The socket could not be bound (port in use, bad address...). */
 export class BindError extends DiscError {

@@ -34,9 +34,9 @@ import {
 } from '../wire/encode';
 import { ipToString, toIpBytes } from '../wire/ip';
 import { readBigUint } from '../wire/rlp';
-import { DEFAULT_EXPIRATION_SEC, Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
+import { Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
-import { Bonding, DEFAULT_BOND_EXPIRATION_MS, HoldRefusal, ipKeyOf, nodeKeyOf, PingBackOutcome } from './bonding';
+import { Bonding, HoldRefusal, ipKeyOf, nodeKeyOf, PingBackOutcome } from './bonding';
 import { Clock, systemClock } from './clock';
 import { openConn, PacketConn, SealMode } from './conn';
 import { AmplificationLedger, AmplificationLimits, IngressLimiter, RateLimits, Refusal } from './limits';
@@ -44,13 +44,11 @@ import { Netlist, relayIPError } from './netutil';
 import { MatchResult, Matcher, PendingQueue } from './pending';
 import { SendPool } from './pool';
 import { OpenedFrom, PacketSocket, RemoteAddress } from './socket';
-import { BUCKET_SIZE } from '../defaults';
+import { BOND_EXPIRATION_MS, BUCKET_SIZE, EXPIRATION_SEC, RESP_TIMEOUT_MS } from '../defaults';
 
-export { BUCKET_SIZE, DEFAULT_BOND_EXPIRATION_MS, ipKeyOf };
+export { BUCKET_SIZE, ipKeyOf };
 export { MAX_FINDNODE_FAILURES, MAX_HELD_FINDNODES as MAX_DEFERRED_FINDNODES, PINGBACK_BACKOFF_MS, PINGBACK_BACKOFF_MAX_MS } from './bonding';
 
-/** geth v4_udp.go respTimeout: how long a request waits for its reply. */
-export const DEFAULT_RESP_TIMEOUT_MS = 500;
 /**
  * Nodes per neighbors packet (geth v4wire.MaxNeighbors). An IPv6 entry is
  * at most 2 + 17 + 3 + 3 + 66 = 91 bytes; 12 of them plus headers and
@@ -297,8 +295,8 @@ export class Transport extends EventEmitter {
     this.socket = cfg.socket;
     this.clock = cfg.clock ?? systemClock;
     this.wallNow = cfg.now ?? Date.now;
-    this.respTimeoutMs = cfg.respTimeoutMs ?? DEFAULT_RESP_TIMEOUT_MS;
-    this.expirationSec = cfg.expirationSec ?? DEFAULT_EXPIRATION_SEC;
+    this.respTimeoutMs = cfg.respTimeoutMs ?? RESP_TIMEOUT_MS;
+    this.expirationSec = cfg.expirationSec ?? EXPIRATION_SEC;
     this.pending = new PendingQueue<PacketView>({
       maxPending: cfg.maxPending ?? 10_000,
       clock: this.clock,
@@ -309,7 +307,7 @@ export class Transport extends EventEmitter {
       bonds: cfg.bonds ?? new MemoryBondStore(),
       clock: this.clock,
       wallNow: this.wallNow,
-      bondExpirationMs: cfg.bondExpirationMs ?? DEFAULT_BOND_EXPIRATION_MS,
+      bondExpirationMs: cfg.bondExpirationMs ?? BOND_EXPIRATION_MS,
     });
     this.netrestrict = cfg.netrestrict;
     this.closest = cfg.closest ?? (() => []);

@@ -12,7 +12,6 @@ import { InvalidArgumentError } from '../errors';
 import { toIpBytes } from './ip';
 import { bytesSize, listSize, readItem, RlpItem, uintSize, writeBytes, writeHeader, writeUint } from './rlp';
 import {
-  DEFAULT_EXPIRATION_SEC,
   EndpointInput,
   HASH_SIZE,
   HEAD_SIZE,
@@ -23,6 +22,7 @@ import {
   PING_VERSION,
   UnixSeconds,
 } from './types';
+import { EXPIRATION_SEC } from '../defaults';
 
 const UINT64_MAX = (1n << 64n) - 1n;
 const recordItem: RlpItem = { isList: false, start: 0, end: 0 };
@@ -44,7 +44,7 @@ function checkLen(name: string, v: Uint8Array, size: number): Uint8Array {
 }
 
 /** Default expiration: now + 20 s, as geth. */
-export function expirationFromNow(nowMs: number = Date.now(), ttlSec: number = DEFAULT_EXPIRATION_SEC): number {
+export function expirationFromNow(nowMs: number = Date.now(), ttlSec: number = EXPIRATION_SEC): number {
   return Math.floor(nowMs / 1000) + ttlSec;
 }
 

@@ -33,8 +33,6 @@ export const HEAD_SIZE = HASH_SIZE + SIGNATURE_SIZE; // 97
 export const MIN_PACKET_SIZE = HEAD_SIZE + 1; // 98
 export const MAX_PACKET_SIZE = 1280;
 export const NODE_ID_SIZE = 64;
-/** geth v4_udp.go: packets expire 20 s after they are made. */
-export const DEFAULT_EXPIRATION_SEC = 20;
 /** The ping version we send (discv4.md). Any version is accepted (EIP-8). */
 export const PING_VERSION = 4;
 
