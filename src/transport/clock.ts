@@ -124,6 +124,12 @@ export class FakeClock implements Clock {
     if (targetMs > this.nowMs) this.nowMs = targetMs;
   }
 
+  /** When the earliest pending timer comes due, or undefined with none pending. */
+  nextDueMs(): number | undefined {
+    const i = this.earliestDue(Infinity);
+    return i < 0 ? undefined : this.timers[i].dueMs;
+  }
+
   /** Timers set and neither run nor cleared. */
   pendingTimers(): number {
     return this.timers.length;

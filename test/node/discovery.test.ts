@@ -5,25 +5,25 @@ import * as path from 'node:path';
 import { generatePrivateKey } from '../../src';
 import { Discovery } from '../../src/node/discovery';
 import { formatEnode, parseEnode } from '../../src/node/enode';
-import { until } from '../transport/helpers';
-import { loopbackNodes } from './helpers';
+import { loopbackNodes, memoryNodes } from './helpers';
 
-describe('Discovery on loopback', () => {
-  const start = loopbackNodes({ transport: { respTimeoutMs: 300 } });
-  const enodeOf = (d: Discovery) => formatEnode(d.nodeId, Buffer.from([127, 0, 0, 1]), 0, d.transport.socket.address().port);
+describe('Discovery on an in-memory network', () => {
+  const nodes = memoryNodes({ transport: { respTimeoutMs: 300 } });
+  const { start, run, enodeOf, endpointOf } = nodes;
   const knows = (a: Discovery, b: Discovery) => a.table.getNode(b.nodeId) !== undefined;
 
   it('three nodes find each other from one bootnode', async () => {
     const boot = await start();
-    await boot.refresh();
+    await run(boot.refresh());
     const a = await start({ bootnodes: [enodeOf(boot)] });
-    await a.refresh();
+    await run(a.refresh());
     const b = await start({ bootnodes: [enodeOf(boot)] });
-    await b.refresh();
-    const ok = await until(() => knows(a, b) && knows(b, a) && knows(boot, a) && knows(boot, b) && knows(a, boot) && knows(b, boot), 5000);
-    assert.ok(ok, `tables: boot ${boot.table.size}, a ${a.table.size}, b ${b.table.size}`);
+    await run(b.refresh());
+    await nodes.net.drain();
+    const pairs: Array<[string, Discovery, Discovery]> = [['a-b', a, b], ['b-a', b, a], ['boot-a', boot, a], ['boot-b', boot, b], ['a-boot', a, boot], ['b-boot', b, boot]];
+    assert.deepEqual(pairs.filter(([, x, y]) => !knows(x, y)).map(([n]) => n), [], `tables: boot ${boot.table.size}, a ${a.table.size}, b ${b.table.size}`);
     // A lookup from a finds b and the bootnode.
-    const found = await a.lookup(b.nodeId);
+    const found = await run(a.lookup(b.nodeId));
     const ids = found.map((n) => n.id.toString('hex'));
     assert.ok(ids.includes(b.nodeId.toString('hex')));
     assert.ok(ids.includes(boot.nodeId.toString('hex')));
@@ -36,7 +36,7 @@ describe('Discovery on loopback', () => {
     a.on('nodeAlive', () => log.push('alive'));
     a.on('nodeAdded', () => log.push('added'));
     a.on('nodeRemoved', () => log.push('removed'));
-    await a.refresh();
+    await run(a.refresh());
     assert.ok(knows(a, boot));
     assert.ok(log.includes('alive') && log.indexOf('alive') < log.indexOf('added'), log.join(','));
     a.table.remove(boot.nodeId);
@@ -45,36 +45,44 @@ describe('Discovery on loopback', () => {
 
   it("keeps nodes that ping it out of the table with inboundNodes: 'never'", async () => {
     const a = await start({ inboundNodes: 'never' });
-    await a.refresh();
+    await run(a.refresh());
     const b = await start();
-    await b.transport.ping({ id: a.nodeId, ip: '127.0.0.1', udpPort: a.transport.socket.address().port });
+    await run(b.transport.ping(endpointOf(a)));
+    await nodes.net.drain();
     // b is now bonded with a (a pinged it back); a still leaves it out.
-    assert.ok(await until(() => a.transport.isBonded(b.nodeId, '127.0.0.1'), 2000));
+    assert.ok(a.transport.isBonded(b.nodeId, endpointOf(b).ip), 'a pinged b back and got its pong');
     assert.equal(a.table.size, 0);
     const c = await start({ inboundNodes: 'always' });
-    await b.transport.ping({ id: c.nodeId, ip: '127.0.0.1', udpPort: c.transport.socket.address().port });
-    assert.ok(await until(() => knows(c, b), 2000), "'always' admits the pinging node before any refresh");
+    await run(b.transport.ping(endpointOf(c)));
+    await nodes.net.drain();
+    assert.ok(knows(c, b), "'always' admits the pinging node before any refresh");
   });
 
   it('streams nodes from random lookups (randomNodes)', async () => {
     const boot = await start();
-    await boot.refresh();
+    await run(boot.refresh());
     const a = await start({ bootnodes: [enodeOf(boot)] });
-    await a.refresh();
+    await run(a.refresh());
     const b = await start({ bootnodes: [enodeOf(boot)] });
-    await b.refresh();
+    await run(b.refresh());
     const seen = new Set<string>();
     const it = b.randomNodes();
-    const deadline = Date.now() + 5000;
-    while (seen.size < 2 && Date.now() < deadline) {
-      const r = await it.next();
+    // Bounded: each round is a lookup over a three-node network.
+    for (let i = 0; i < 50 && seen.size < 2; i++) {
+      const r = await run(it.next());
       if (r.done) break;
       seen.add(r.value.id.toString('hex'));
     }
-    await it.return(undefined);
+    await run(it.return(undefined));
     assert.ok(seen.has(boot.nodeId.toString('hex')));
     assert.ok(seen.has(a.nodeId.toString('hex')));
   });
+});
+
+describe('Discovery on loopback', () => {
+  const start = loopbackNodes({ transport: { respTimeoutMs: 300 } });
+  const enodeOf = (d: Discovery) => formatEnode(d.nodeId, Buffer.from([127, 0, 0, 1]), 0, d.transport.socket.address().port);
+  const knows = (a: Discovery, b: Discovery) => a.table.getNode(b.nodeId) !== undefined;
 
   it('restarts from its on-disk DB knowing its peers and keeping its record seq', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'discv4-node-'));

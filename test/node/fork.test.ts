@@ -1,5 +1,5 @@
 /**
- * Fork-aware serving on loopback: nodes advertising different fork ids
+ * Fork-aware serving on an in-memory network: nodes advertising different fork ids
  * (their records' `eth` entry) join a bootnode; its neighbors answers hold
  * only its network's nodes ('strict'), its network's first ('prefer'), or
  * everyone ('off'); its own record carries its fork id.
@@ -8,21 +8,19 @@ import { strict as assert } from 'node:assert';
 import { decodeRecord } from '../../src/enr/record';
 import { decodeEthEntry, ethEntry, forkId, headAt, NETWORKS } from '../../src/node/forkid';
 import type { Discovery } from '../../src/node/discovery';
-import { until } from '../transport/helpers';
-import { loopbackNodes } from './helpers';
+import { memoryNodes } from './helpers';
 
 describe('fork-aware serving', function () {
-  this.timeout(20_000);
-  const start = loopbackNodes({ transport: { respTimeoutMs: 300 } });
+  const nodes = memoryNodes({ transport: { respTimeoutMs: 300 } });
+  const { start, run, endpointOf } = nodes;
   const mainnet = () => forkId(NETWORKS.mainnet, headAt(Date.now()));
   const sepolia = () => forkId(NETWORKS.sepolia, headAt(Date.now()));
 
   async function network(filter: 'strict' | 'prefer' | 'off') {
     const boot = await start({ fork: { network: 'mainnet', filter }, inboundNodes: 'always' });
-    const port = boot.transport.socket.address().port;
     const join = async (eth: ReturnType<typeof mainnet> | undefined) => {
       const d = await start(eth === undefined ? {} : { recordPairs: { eth: ethEntry(eth) } });
-      await d.transport.ping({ id: boot.nodeId, ip: '127.0.0.1', udpPort: port });
+      await run(d.transport.ping(endpointOf(boot)));
       return d;
     };
     const ours = [await join(mainnet()), await join(mainnet())];
@@ -30,12 +28,14 @@ describe('fork-aware serving', function () {
     const unknown = [await join(undefined)];
     const all = [...ours, ...other, ...unknown];
     // They bond, enter its table, and it fetches their records.
+    await run(nodes.net.drain());
     assert.ok(
-      await until(() => all.every((d) => boot.table.getNode(d.nodeId)?.record !== undefined), 5000),
+      all.every((d) => boot.table.getNode(d.nodeId)?.record !== undefined),
       `table ${boot.table.size}, records ${all.filter((d) => boot.table.getNode(d.nodeId)?.record !== undefined).length}`,
     );
     const asker = await join(mainnet());
-    const found = await asker.transport.findnode({ id: boot.nodeId, ip: '127.0.0.1', udpPort: port }, asker.nodeId);
+    await run(nodes.net.drain());
+    const found = await run(asker.transport.findnode(endpointOf(boot), asker.nodeId));
     const ids = (ds: Discovery[]) => ds.map((d) => d.nodeId.toString('hex'));
     return { boot, ours: ids(ours), other: ids(other), unknown: ids(unknown), got: found.map((n) => n.id.toString('hex')) };
   }
