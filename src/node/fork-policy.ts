@@ -65,14 +65,21 @@ export class ForkPolicy {
     return m === true || (this.filter === 'prefer' && m === undefined);
   }
 
-  /** The table nodes a findnode answer may use, closest first (live ones preferred, as geth's findnodeByID). */
+  /**
+   * The table nodes a findnode answer may use, closest first (live ones
+   * preferred, as geth's findnodeByID). Each class is its own bounded
+   * nearest-first search, so the cost follows the answer, not the table.
+   */
   closest(table: Table, targetHash: Buffer, count: number): TableNode[] {
-    if (this.filter === 'off') return table.closest(targetHash, count, { preferLive: true });
-    const all = table.closest(targetHash, table.size, { preferLive: true });
-    const ours = all.filter((n) => this.matches(n) === true);
-    if (this.filter === 'strict') return ours.slice(0, count);
+    const pick = (accept?: (n: TableNode) => boolean) => table.closest(targetHash, count, { preferLive: true, accept });
+    if (this.filter === 'off') return pick();
+    const ours = pick((n) => this.matches(n) === true);
+    if (this.filter === 'strict' || ours.length >= count) return ours;
     // 'prefer': ours, then nodes of unknown network, then the others.
-    return [...ours, ...all.filter((n) => this.matches(n) === undefined), ...all.filter((n) => this.matches(n) === false)].slice(0, count);
+    const unknown = pick((n) => this.matches(n) === undefined);
+    const answer = [...ours, ...unknown];
+    if (answer.length >= count) return answer.slice(0, count);
+    return [...answer, ...pick((n) => this.matches(n) === false)].slice(0, count);
   }
 }
 

@@ -202,6 +202,42 @@ describe('Table', () => {
     assert.equal(closer.length, 0);
   });
 
+  it('finds the same closest nodes as a brute-force sort for targets in every bucket, with and without a filter, visiting buckets nearest first', () => {
+    const { table } = makeTable({ bucketSize: 32 });
+    // Every bucket populated: a few nodes in the low (rare) buckets, full top ones.
+    const perBucket = [2, 2, 3, 3, 4, 4, 5, 6, 8, 10, 12, 16, 20, 24, 28, 32, 32];
+    perBucket.forEach((n, b) => {
+      for (const id of idsInBucket(table, b, n)) assert.ok(table.addVerified(info(id)));
+    });
+    const all = table.nodes();
+    const filters: Array<((n: TableNode) => boolean) | undefined> = [undefined, (n) => n.hash[5] % 2 === 0, (n) => n.hash[9] % 7 === 0];
+    /** A target at log distance 240 + bucket from us (bucket 0: below 240), random below that bit. */
+    const targetIn = (bucket: number) => {
+      const h = Buffer.from(table.selfHash);
+      const bit = bucket === 0 ? 200 : 239 + bucket;
+      const byte = 31 - (bit >> 3);
+      const low = randomBytes(32);
+      for (let i = byte; i < 32; i++) h[i] = i === byte ? (h[i] & ~((1 << (bit & 7)) - 1)) | (low[i] & ((1 << (bit & 7)) - 1)) : low[i];
+      h[byte] ^= 1 << (bit & 7);
+      return h;
+    };
+    let checked = 0;
+    for (let trial = 0; trial < 170; trial++) {
+      const bucket = trial % 17;
+      const target = targetIn(bucket);
+      assert.equal(table.bucketIndex(target), bucket);
+      for (const accept of filters) {
+        for (const count of [1, 5, 16, 40]) {
+          const want = all.filter((n) => accept === undefined || accept(n)).sort((a, b) => distCmp(target, a.hash, b.hash)).slice(0, count);
+          const got = table.closest(target, count, { accept });
+          assert.deepEqual(got.map((n) => n.id.toString('hex')), want.map((n) => n.id.toString('hex')), `target in bucket ${bucket}, count ${count}`);
+          checked++;
+        }
+      }
+    }
+    assert.equal(checked, 170 * 3 * 4);
+  });
+
   it('prefers nodes that passed revalidation when asked for live nodes', () => {
     const { table } = makeTable();
     const ids = idsInBucket(table, 16, 4);
