@@ -23,6 +23,16 @@ export const MAX_REPLACEMENTS = 10;
 export const MAX_BUCKET_SIZE = 1024;
 /** Revalidation: one ping per revalidation list every this many ms on average (geth PingInterval, 3 s). */
 export const PING_INTERVAL_MS = 3 * SECOND_MS;
+/**
+ * Revalidation windows (ours; geth pings one random node per list per
+ * ~3 s whatever the list's length): every node of the fast list (new,
+ * moved, or failed once) is pinged within this ...
+ */
+export const FAST_REVALIDATION_WINDOW_MS = MINUTE_MS;
+/** ... and every node of the slow list (answered before) within this ... */
+export const SLOW_REVALIDATION_WINDOW_MS = 30 * MINUTE_MS;
+/** ... but never faster than one ping per list per this (a 17 x 1024 table: ~100 pings/s at most while new). */
+export const MIN_REVALIDATION_GAP_MS = 10;
 /** Lookup concurrency (geth alpha, reth ALPHA). */
 export const ALPHA = 3;
 /** Table refresh: seeds, a self lookup and three random ones (geth refreshInterval, 30 min; run at a random point of its second half). */
@@ -92,8 +102,14 @@ export const AMPLIFICATION_LIMITS = {
 export const AUTO_BAN_MS = HOUR_MS;
 /** Known-good nodes kept beyond the table to fill answers (ours; the bootnode CLI's default). */
 export const KNOWN_NODES = 100_000;
-/** Known nodes loaded from the DB must have answered within this (the DB's expiry). */
+/** Known nodes are handed out, loaded from the DB and kept only while their last proof of life is within this (the DB's expiry). */
 export const KNOWN_MAX_AGE_MS = DAY_MS;
+/** A known node is handed out only after a second proof of life at least this long after its first (a throwaway key never is). */
+export const KNOWN_VERIFY_AFTER_MS = 10 * MINUTE_MS;
+/** Unverified known nodes pinged at once when they come due. */
+export const KNOWN_VERIFY_CONCURRENCY = 16;
+/** A known node's proof of life is written to the DB at most this often (so it survives a restart). */
+export const KNOWN_PERSIST_INTERVAL_MS = HOUR_MS;
 /** Our fork id is recomputed this often: a timestamp fork may have passed. */
 export const FORK_RECHECK_MS = HOUR_MS;
 /** Endpoint prediction: statements older than this are forgotten (geth iptrackWindow, 5 min). */

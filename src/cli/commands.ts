@@ -381,8 +381,12 @@ export interface CrawlEntry {
   /** The node's record, when it answered our ENR request. */
   enr?: string;
   seq?: number | string;
-  /** When the node last answered us, else when a neighbor last reported it (ISO 8601). */
-  lastSeen: string;
+  /** It answered us during the crawl (a pong, a findnode answer or its record): alive. */
+  alive: boolean;
+  /** When it last answered us (ISO 8601); absent for a node only others reported. */
+  lastSeen?: string;
+  /** When a neighbors answer last listed it (ISO 8601); absent for a node no one listed (a bootnode). */
+  lastReported?: string;
 }
 
 /**
@@ -423,16 +427,25 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
     const queue: NodeArg[] = [];
     let active = 0;
     let idle: (() => void) | undefined;
+    const answeredNow = (e: CrawlEntry) => {
+      e.alive = true;
+      e.lastSeen = new Date().toISOString();
+    };
+    // A pong to our ping, or a findnode answer after bonding: it is alive now.
+    d.on('nodeAlive', (n) => {
+      const e = entries.get(Buffer.from(n.id).toString('hex'));
+      if (e !== undefined) answeredNow(e);
+    });
     const fetchEnr = async (n: NodeArg, e: CrawlEntry) => {
       try {
         const rec = await d.transport.requestENR(n);
         const parsed = parseRecord(rec);
         e.enr = encodeEnrText(rec);
         if (typeof parsed !== 'string') e.seq = parsed.seq <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(parsed.seq) : parsed.seq.toString();
-        e.lastSeen = new Date().toISOString();
+        answeredNow(e);
         answered++;
       } catch {
-        // no answer: the entry keeps what neighbors said
+        // no answer: only what others said about it
       }
     };
     const pump = () => {
@@ -447,23 +460,24 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
         });
       }
     };
-    const add = (n: LookupNode | NodeArg) => {
+    /** A node to crawl: `reported` when a neighbors answer (a lookup) listed it. */
+    const add = (n: LookupNode | NodeArg, reported: boolean) => {
       const id = n.id.toString('hex');
-      const e = entries.get(id);
-      if (e !== undefined) {
-        if (e.enr === undefined) e.lastSeen = new Date().toISOString();
-        return;
+      let e = entries.get(id);
+      if (e === undefined) {
+        // --max-nodes is a cap on the rows written.
+        if (entries.size >= o.maxNodes) return;
+        e = { id, enode: enodeOf(n), alive: false };
+        entries.set(id, e);
+        queue.push({ id: n.id, ip: n.ip, udpPort: n.udpPort, tcpPort: n.tcpPort });
+        pump();
       }
-      // --max-nodes is a cap on the rows written.
-      if (entries.size >= o.maxNodes) return;
-      entries.set(id, { id, enode: enodeOf(n), lastSeen: new Date().toISOString() });
-      queue.push({ id: n.id, ip: n.ip, udpPort: n.udpPort, tcpPort: n.tcpPort });
-      pump();
+      if (reported) e.lastReported = new Date().toISOString();
     };
     // The bootnodes first: asking them for their record also bonds with them.
     for (const b of o.bootnodes) {
       const n = typeof b === 'string' ? await parseNodeArg(b).catch(() => undefined) : b;
-      if (n !== undefined) add(n);
+      if (n !== undefined) add(n, false);
     }
     let quietRounds = 0;
     try {
@@ -473,7 +487,7 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
           // lookup() seeds an empty table from the bootnodes (verified by ping) first.
           const r = await Promise.race([d.lookup(randomBytes(64)), stopped]);
           if (r === 'stop') break;
-          for (const n of r) add(n);
+          for (const n of r) add(n, true);
           if (d.table.size === 0) await Promise.race([new Promise((w) => setTimeout(w, 1000)), stopped]);
         } else {
           // Every node the random lookups (--parallel at once) see, as it arrives.
@@ -483,12 +497,13 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
               for (;;) {
                 const r = await Promise.race([it.next(), stopped]);
                 if (r === 'stop' || r.done === true || entries.size >= o.maxNodes) break;
-                add(r.value);
+                add(r.value, true);
               }
             }),
           );
         }
-        for (const n of d.table.nodes()) add(n);
+        // Table nodes answered our ping (they are in the table for it).
+        for (const n of d.table.nodes()) add(n, false);
         if (timedOut) break;
         // Lookups that bring nothing new while no ENR answer is pending: the reachable network is covered.
         quietRounds = entries.size === before && active === 0 && queue.length === 0 ? quietRounds + 1 : 0;
@@ -504,7 +519,15 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
 
   const list: CrawlEntry[] = [...entries.values()]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map(({ id, enode, enr, seq, lastSeen }) => ({ id, enode, ...(enr !== undefined ? { enr } : {}), ...(seq !== undefined ? { seq } : {}), lastSeen }));
+    .map(({ id, enode, enr, seq, alive, lastSeen, lastReported }) => ({
+      id,
+      enode,
+      ...(enr !== undefined ? { enr } : {}),
+      ...(seq !== undefined ? { seq } : {}),
+      alive,
+      ...(lastSeen !== undefined ? { lastSeen } : {}),
+      ...(lastReported !== undefined ? { lastReported } : {}),
+    }));
   const json = formatCrawl(list, o.format);
   if (o.out !== undefined) {
     const tmp = tempOf(o.out);
@@ -521,20 +544,22 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
 
 
 /**
- * The crawl result as text: our JSON list, CSV (id,enode,enr,seq,lastSeen),
- * or geth's nodes.json (cmd/devp2p nodeset: records keyed by the node's
- * hash, keccak256 of its id; only nodes that gave their record), which
- * `devp2p dns sign` and the DNS-list tools read.
+ * The crawl result as text: our JSON list, CSV
+ * (id,enode,enr,seq,alive,lastSeen,lastReported), or geth's nodes.json
+ * (cmd/devp2p nodeset: records keyed by the node's hash, keccak256 of its
+ * id; only nodes that answered with their record), which `devp2p dns sign`
+ * and the DNS-list tools read.
  */
 export function formatCrawl(list: readonly CrawlEntry[], format: 'json' | 'csv' | 'geth'): string {
   if (format === 'csv') {
-    const cell = (v: string | number | undefined) => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-    return ['id,enode,enr,seq,lastSeen', ...list.map((e) => [e.id, e.enode, e.enr, e.seq, e.lastSeen].map(cell).join(','))].join('\n') + '\n';
+    const cell = (v: string | number | boolean | undefined) => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
+    const rows = list.map((e) => [e.id, e.enode, e.enr, e.seq, e.alive, e.lastSeen, e.lastReported].map(cell).join(','));
+    return ['id,enode,enr,seq,alive,lastSeen,lastReported', ...rows].join('\n') + '\n';
   }
   if (format === 'geth') {
     const set: Record<string, { seq: number | string; record: string; score: number; firstResponse: string; lastResponse: string; lastCheck: string }> = {};
     for (const e of list) {
-      if (e.enr === undefined) continue;
+      if (e.enr === undefined || e.lastSeen === undefined) continue;
       set[keccak256(Buffer.from(e.id, 'hex')).toString('hex')] = {
         seq: e.seq ?? 0,
         record: e.enr,

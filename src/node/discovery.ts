@@ -52,9 +52,11 @@ import { IPTrackerConfig } from './iptracker';
 import { KnownNodes } from './known';
 import { EndpointPrediction, keepForkIdCurrent, openLocalRecord, servedFamilies } from './local-record';
 import { Periodic } from '../transport/periodic';
-import { AUTO_BAN_MS, KNOWN_MAX_AGE_MS, REFRESH_INTERVAL_MS, SEED_COUNT, SEED_MAX_AGE_MS } from '../defaults';
+import { AUTO_BAN_MS, DB_EXPIRY_INTERVAL_MS, KNOWN_PERSIST_INTERVAL_MS, KNOWN_VERIFY_AFTER_MS, KNOWN_VERIFY_CONCURRENCY, KNOWN_MAX_AGE_MS, REFRESH_INTERVAL_MS, SEED_COUNT, SEED_MAX_AGE_MS } from '../defaults';
 
 
+/** How often known nodes due for their second proof are looked for. */
+const KNOWN_VERIFY_TICK_MS = 1000;
 /** Record requests in flight for the fork filter. */
 const MAX_RECORD_FETCHES = 16;
 
@@ -285,6 +287,9 @@ export class Discovery extends EventEmitter {
   /** Known-good nodes beyond the table (undefined: off). */
   known?: KnownNodes;
   private readonly forkRecheck?: Periodic;
+  private readonly knownExpiry?: Periodic;
+  private readonly knownVerify?: Periodic;
+  private knownVerifying = 0;
   private readonly banReload: Periodic;
   private recordFetches = 0;
 
@@ -308,10 +313,12 @@ export class Discovery extends EventEmitter {
     this.known = p.known;
     const { known, forks, local, transport } = p;
     if (known !== undefined) {
-      this.on('nodeAlive', (n) => known.add(n, this.now()));
+      this.on('nodeAlive', (n) => this.rememberAlive(known, n));
       this.on('nodeAdded', (n) => known.add(n, this.now()));
       // Dropped from the table for failing its liveness checks: not good any more.
       this.on('nodeRemoved', (n) => known.remove(n.id));
+      this.knownExpiry = new Periodic(this.clock, DB_EXPIRY_INTERVAL_MS, () => known.expire(this.now() - KNOWN_MAX_AGE_MS));
+      this.knownVerify = new Periodic(this.clock, KNOWN_VERIFY_TICK_MS, () => this.verifyKnown(known));
     }
     if (forks !== undefined) {
       // Their records tell us their network: fetch them once they bond.
@@ -348,17 +355,17 @@ export class Discovery extends EventEmitter {
     try {
       const bans = new BanList(db, now);
       const forks = forkPolicyFor(opts.fork, now);
-      const known = loadKnownNodes(db, opts.knownNodes ?? 0);
       const late: LateLinks = {};
       // The table exists before the transport so findnode can be answered from the first datagram.
       const table = Discovery.newTable(opts, { selfId: nodeIdFromPrivateKey(privateKey), clock, now, db, bans, late });
+      const known = loadKnownNodes(db, opts.knownNodes ?? 0, table);
       const transport = await openTransport(opts, {
         ...opts.transport,
         privateKey,
         clock,
         now,
         netrestrict: opts.netrestrict,
-        closest: closestForFindnode({ table, forks, known }),
+        closest: closestForFindnode({ table, forks, known, now }),
         isBannedIp: (ip) => bans.isBannedIp(ip),
         isBannedId: (id) => bans.isBannedId(id),
         onAbusiveIp: autoBan(opts.autoBanMs ?? AUTO_BAN_MS, late),
@@ -427,7 +434,8 @@ export class Discovery extends EventEmitter {
       clock: p.clock,
       netrestrict: restrict,
       onAdded: (n) => {
-        store(n);
+        // A node that only bonded by pinging us is stored once it also answers a revalidation.
+        if (n.isValidatedLive) store(n);
         late.discovery?.emit('nodeAdded', n);
       },
       onRevalidated: store,
@@ -467,7 +475,44 @@ export class Discovery extends EventEmitter {
     // geth addInboundNode: not while the table is still initialising, so a
     // burst of pings cannot fill an empty table before our own lookups do.
     const admit = this.inboundNodes === 'always' || (this.inboundNodes === 'afterRefresh' && this.initDone);
-    if (admit) this.table.addVerified(n, { inbound: true, live: true });
+    // Not 'live' yet (geth): findnode answers prefer nodes that also answered
+    // a revalidation ping, so a key that bonds once and leaves is not handed out.
+    if (admit) this.table.addVerified(n, { inbound: true });
+  }
+
+  /**
+   * A node proved itself: it is known, and once verified (a second proof,
+   * see KnownNodes) it fills answers when the table has too few and its
+   * proof is written to the DB at most hourly, so a restarted bootnode
+   * serves as many nodes as before.
+   */
+  private rememberAlive(known: KnownNodes, n: NodeRecordInfo): void {
+    const now = this.now();
+    const k = known.add(n, now);
+    if (k === undefined || !k.verified || now - k.persistedMs < KNOWN_PERSIST_INTERVAL_MS) return;
+    k.persistedMs = now;
+    const proof = { ip: Buffer.from(n.ip), udpPort: n.udpPort, tcpPort: n.tcpPort, lastPingSentMs: now, lastPongReceivedMs: now };
+    if (!this.db.updateNode(n.id, proof)) this.db.putNode(storedFrom(n, now, 0));
+  }
+
+  /**
+   * Pings the known nodes whose second proof is due (first seen
+   * KNOWN_VERIFY_AFTER_MS ago, not heard from since): an answer verifies
+   * them ('nodeAlive'), silence drops them.
+   */
+  private verifyKnown(known: KnownNodes): void {
+    if (this.closed) return;
+    const room = KNOWN_VERIFY_CONCURRENCY - this.knownVerifying;
+    for (const k of known.unverifiedDue(this.now() - KNOWN_VERIFY_AFTER_MS, room)) {
+      this.knownVerifying++;
+      this.transport
+        .ping(k)
+        .then(
+          () => this.emitAlive(k),
+          () => known.remove(k.id),
+        )
+        .finally(() => this.knownVerifying--);
+    }
   }
 
   /** A node answered our ping (or bonded with us by pinging and answering): 'nodeAlive'. */
@@ -654,6 +699,8 @@ export class Discovery extends EventEmitter {
     this.closed = true;
     this.banReload.stop();
     this.forkRecheck?.stop();
+    this.knownExpiry?.stop();
+    this.knownVerify?.stop();
     if (this.refreshTimer !== undefined) this.clock.clearTimer(this.refreshTimer);
     this.table.close();
     await this.transport.close();
@@ -671,12 +718,21 @@ async function openDb(db: DiscoveryOptions['db'], now: () => number, clock: Cloc
   return { db: await NodeDB.open(db ?? null, { now, clock }), ownsDb: true };
 }
 
-/** Known-good nodes for bootnode-scale answers (`max` 0: off), loaded from the DB: seen within a day, no failed findnode. */
-function loadKnownNodes(db: NodeDB, max: number): KnownNodes | undefined {
+/**
+ * Known-good nodes for bootnode-scale answers (`max` 0: off), loaded from
+ * the DB: those that answered within KNOWN_MAX_AGE_MS and failed no
+ * findnode, most recent first. A node dropped to make room is forgotten in
+ * the DB too unless the table holds it, so the DB stays as bounded as the set.
+ */
+function loadKnownNodes(db: NodeDB, max: number, table: Table): KnownNodes | undefined {
   if (!(max > 0)) return undefined;
-  const known = new KnownNodes(max);
-  // At most as many as the DB holds: seedNodes makes up to 5 seeks per node asked for.
-  for (const n of db.seedNodes(Math.min(known.max, db.size), KNOWN_MAX_AGE_MS)) if (n.findFails === 0) known.add(n, n.lastPongReceivedMs);
+  const known = new KnownNodes(max, (n) => {
+    if (table.getNode(n.id) === undefined) db.deleteNode(n.id);
+  });
+  // Only verified nodes are written there (see rememberAlive), table nodes once they answered a revalidation.
+  for (const n of db.recentNodes(KNOWN_MAX_AGE_MS, max)) {
+    if (n.findFails === 0) known.add(n, n.lastPongReceivedMs, { verified: true })!.persistedMs = n.lastPongReceivedMs;
+  }
   return known;
 }
 
@@ -694,14 +750,14 @@ function openTransport(opts: DiscoveryOptions, cfg: Omit<TransportConfig, 'socke
   return listen({ ...cfg, address: opts.address ?? '0.0.0.0', port: opts.port ?? 30303, socketKind: opts.socketKind, threads: opts.threads });
 }
 
-function storedFrom(n: TableNode, nowMs: number, findFails: number): StoredNode {
+function storedFrom(n: NodeRecordInfo, nowMs: number, findFails: number): StoredNode {
   return {
-    id: n.id,
-    ip: n.ip,
+    id: Buffer.from(n.id),
+    ip: Buffer.from(n.ip),
     udpPort: n.udpPort,
     tcpPort: n.tcpPort,
     seq: n.seq,
-    record: n.record,
+    record: n.record === undefined ? undefined : Buffer.from(n.record),
     // A node is stored when it answers our ping (entering the table or
     // passing revalidation), so the ping went out a round trip before.
     lastPingSentMs: nowMs,

@@ -13,13 +13,21 @@
  * nodes out of order in the window cannot change which 16 are closest
  * unless more than 64 nodes share the target's leading bits.
  *
+ * Two proofs of life: a node is handed out only once it proved itself
+ * again at least KNOWN_VERIFY_AFTER_MS after the first time (`verified`),
+ * so a throwaway key (a one-shot CLI ping, a crawler) that bonds once and
+ * leaves is never given to anyone. The node service pings the unverified
+ * ones when they come due (`unverifiedDue`) and drops those that do not
+ * answer. Nodes loaded from the DB are verified: only verified nodes are
+ * written there.
+ *
  * Memory: a 32-byte hash, a 64-byte id and the endpoint per node; measured
  * with node --expose-gc: 0.5 KiB of JS heap + 0.2 KiB of buffers, ~0.9 KiB
  * of RSS per node (90 MiB for 100,000); test/node/known.test.ts checks it.
  */
 import { keccak256 } from '../crypto';
 import { distCmp } from '../table/distance';
-import { KNOWN_NODES } from '../defaults';
+import { KNOWN_NODES, KNOWN_VERIFY_AFTER_MS } from '../defaults';
 
 const WINDOW = 64;
 
@@ -32,6 +40,12 @@ export interface KnownNode {
   record?: Buffer;
   /** Wall-clock ms of the last proof of life. */
   seenMs: number;
+  /** Wall-clock ms of the first proof of life we saw. */
+  firstSeenMs: number;
+  /** Proved itself twice, at least KNOWN_VERIFY_AFTER_MS apart (or loaded from the DB): may be handed out. */
+  verified: boolean;
+  /** Wall-clock ms of its last write to the DB (0: never). */
+  persistedMs: number;
 }
 
 export class KnownNodes {
@@ -40,16 +54,31 @@ export class KnownNodes {
   private readonly byId = new Map<string, KnownNode>();
   /** Additions since the last sort (sorted lazily, on the next lookup). */
   private pending: KnownNode[] = [];
+  /** Unverified nodes in the order they were first seen (entries may have left or been verified since). */
+  private toVerify: KnownNode[] = [];
+  private toVerifyHead = 0;
 
-  constructor(readonly max = KNOWN_NODES) {}
+  constructor(
+    readonly max = KNOWN_NODES,
+    /** Told of each node dropped to make room (the node service forgets it in the DB too). */
+    private readonly onEvicted?: (n: KnownNode) => void,
+  ) {}
 
   get size(): number {
     return this.byId.size;
   }
 
-  /** Adds or refreshes a node that proved itself. */
-  add(n: { id: Uint8Array; ip: Uint8Array; udpPort: number; tcpPort: number; record?: Uint8Array }, seenMs: number): void {
-    if (n.id.length !== 64 || (n.ip.length !== 4 && n.ip.length !== 16)) return;
+  /**
+   * Adds or refreshes a node that proved itself at `seenMs` (`verified`: it
+   * counts as verified at once, e.g. loaded from the DB). Returns its entry,
+   * or undefined for a malformed one.
+   */
+  add(
+    n: { id: Uint8Array; ip: Uint8Array; udpPort: number; tcpPort: number; record?: Uint8Array },
+    seenMs: number,
+    opts: { verified?: boolean } = {},
+  ): KnownNode | undefined {
+    if (n.id.length !== 64 || (n.ip.length !== 4 && n.ip.length !== 16)) return undefined;
     const key = Buffer.from(n.id.buffer, n.id.byteOffset, n.id.byteLength).toString('latin1');
     const e = this.byId.get(key);
     if (e !== undefined) {
@@ -57,15 +86,39 @@ export class KnownNodes {
       e.udpPort = n.udpPort;
       e.tcpPort = n.tcpPort;
       if (n.record !== undefined) e.record = Buffer.from(n.record);
-      e.seenMs = seenMs;
-      return;
+      e.seenMs = Math.max(e.seenMs, seenMs);
+      if (opts.verified === true || e.seenMs - e.firstSeenMs >= KNOWN_VERIFY_AFTER_MS) e.verified = true;
+      return e;
     }
     if (this.byId.size >= this.max) this.evict();
     const id = Buffer.from(n.id);
-    const node: KnownNode = { id, hash: keccak256(id), ip: Buffer.from(n.ip), udpPort: n.udpPort, tcpPort: n.tcpPort, seenMs };
+    const verified = opts.verified === true;
+    const node: KnownNode = { id, hash: keccak256(id), ip: Buffer.from(n.ip), udpPort: n.udpPort, tcpPort: n.tcpPort, seenMs, firstSeenMs: seenMs, verified, persistedMs: 0 };
     if (n.record !== undefined) node.record = Buffer.from(n.record);
     this.byId.set(key, node);
     this.pending.push(node);
+    if (!verified) this.toVerify.push(node);
+    return node;
+  }
+
+  /**
+   * Up to `limit` unverified nodes first seen at or before `cutoffMs`, oldest
+   * first; each is returned once (the caller pings it: an answer verifies
+   * it, silence should remove it).
+   */
+  unverifiedDue(cutoffMs: number, limit: number): KnownNode[] {
+    const out: KnownNode[] = [];
+    const q = this.toVerify;
+    while (out.length < limit && this.toVerifyHead < q.length && q[this.toVerifyHead].firstSeenMs <= cutoffMs) {
+      const e = q[this.toVerifyHead++];
+      if (!e.verified && this.byId.get(e.id.toString('latin1')) === e) out.push(e);
+    }
+    // Compact now and then, so the queue holds only what is still to come.
+    if (this.toVerifyHead > 1024 && this.toVerifyHead * 2 > q.length) {
+      this.toVerify = q.slice(this.toVerifyHead);
+      this.toVerifyHead = 0;
+    }
+    return out;
   }
 
   remove(id: Uint8Array): void {
@@ -82,8 +135,22 @@ export class KnownNodes {
     this.settle();
     const k = Math.max(1, Math.floor(this.max / 100));
     const oldest = [...this.sorted].sort((a, b) => a.seenMs - b.seenMs).slice(0, k);
-    const gone = new Set(oldest);
-    for (const e of oldest) this.byId.delete(e.id.toString('latin1'));
+    this.drop(new Set(oldest));
+  }
+
+  /** Forgets nodes not seen since `cutoffMs` (wall clock); returns how many. */
+  expire(cutoffMs: number): number {
+    this.settle();
+    const old = new Set(this.sorted.filter((e) => e.seenMs < cutoffMs));
+    if (old.size > 0) this.drop(old);
+    return old.size;
+  }
+
+  private drop(gone: Set<KnownNode>): void {
+    for (const e of gone) {
+      this.byId.delete(e.id.toString('latin1'));
+      this.onEvicted?.(e);
+    }
     this.sorted = this.sorted.filter((e) => !gone.has(e));
   }
 

@@ -11,9 +11,15 @@
  *   know answered our ping (an inbound ping we bonded with, a node that
  *   answered findnode), `addFound` for nodes learned from others, which are
  *   pinged first. Replacements are pinged again before they take a slot.
- * - Revalidation: a fast and a slow list (interval and 3x interval); at
- *   each list's turn one random node is pinged. A node that answers moves
- *   to the slow list; a higher enr-seq in its pong fetches its new record.
+ * - Revalidation: a fast list (new, moved or failed nodes) and a slow one
+ *   (nodes that answered), each pinged in turn, oldest check first: one node
+ *   per list every interval (fast: pingInterval, slow: 3x), shortened for
+ *   long lists so that every fast-list node is checked within a minute and
+ *   every slow-list node within 30 min (at most one ping per 10 ms per list).
+ *   A dead node thus leaves within those windows whatever the table's size
+ *   (geth picks a random node per turn, which for a bootnode's thousands of
+ *   entries means hours). A node that answers moves to the slow list; a
+ *   higher enr-seq in its pong fetches its new record.
  *   A node that fails has its liveness count divided by 3 and is dropped at
  *   0, its slot going to a (verified) replacement.
  *
@@ -25,7 +31,7 @@ import { isLAN, isUnspecified, Netlist } from '../transport/netutil';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import type { PongInfo } from '../transport/transport';
 import { distCmp, logDistance } from './distance';
-import { BUCKET_SIZE, MAX_REPLACEMENTS, PING_INTERVAL_MS } from '../defaults';
+import { BUCKET_SIZE, FAST_REVALIDATION_WINDOW_MS, MAX_REPLACEMENTS, MIN_REVALIDATION_GAP_MS, PING_INTERVAL_MS, SLOW_REVALIDATION_WINDOW_MS } from '../defaults';
 
 export { BUCKET_SIZE, MAX_REPLACEMENTS };
 
@@ -487,8 +493,8 @@ export class Table {
     list.push(n);
     n.revalList = name;
     const now = this.clock.now();
-    if (name === 'fast' && this.fastNext === Infinity) this.fastNext = now + this.random() * this.pingIntervalMs;
-    if (name === 'slow' && this.slowNext === Infinity) this.slowNext = now + this.random() * this.pingIntervalMs * SLOW_REVALIDATION_FACTOR;
+    if (name === 'fast' && this.fastNext === Infinity) this.fastNext = now + this.random() * this.turnMs('fast');
+    if (name === 'slow' && this.slowNext === Infinity) this.slowNext = now + this.random() * this.turnMs('slow');
     this.armTimer();
   }
 
@@ -521,21 +527,37 @@ export class Table {
     this.timer = undefined;
     this.timerAt = Infinity;
     const now = this.clock.now();
-    if (now >= this.fastNext) this.fastNext = this.revalidateOne(this.fast, now, this.pingIntervalMs);
-    if (now >= this.slowNext) this.slowNext = this.revalidateOne(this.slow, now, this.pingIntervalMs * SLOW_REVALIDATION_FACTOR);
+    if (now >= this.fastNext) this.fastNext = this.revalidateOne(this.fast, now, this.turnMs('fast'));
+    if (now >= this.slowNext) this.slowNext = this.revalidateOne(this.slow, now, this.turnMs('slow'));
     this.armTimer();
   }
 
-  /** Pings one random node of `list`; returns the list's next time. */
-  private revalidateOne(list: TableNode[], now: number, interval: number): number {
+  /**
+   * Time between two pings of a list: its interval, shortened so that the
+   * whole list is checked within its window (see the top of this file).
+   */
+  private turnMs(list: 'fast' | 'slow'): number {
+    const [interval, window, length] =
+      list === 'fast'
+        ? [this.pingIntervalMs, FAST_REVALIDATION_WINDOW_MS, this.fast.length]
+        : [this.pingIntervalMs * SLOW_REVALIDATION_FACTOR, SLOW_REVALIDATION_WINDOW_MS, this.slow.length];
+    return Math.min(interval, Math.max(MIN_REVALIDATION_GAP_MS, window / Math.max(1, length)));
+  }
+
+  /**
+   * Pings the node of `list` whose check is oldest (the list is kept in
+   * check order: the pinged node goes to its end); returns the list's next
+   * time, at most `turn` from now.
+   */
+  private revalidateOne(list: TableNode[], now: number, turn: number): number {
     if (list.length === 0) return Infinity;
-    let n: TableNode | undefined;
-    for (let i = 0; i < list.length * 3 && n === undefined; i++) {
-      const c = list[Math.floor(this.random() * list.length)];
-      if (!this.activeReval.has(c.id.toString('latin1'))) n = c;
+    const i = list.findIndex((c) => !this.activeReval.has(c.id.toString('latin1')));
+    if (i >= 0) {
+      const [n] = list.splice(i, 1);
+      list.push(n);
+      this.revalidate(n);
     }
-    if (n !== undefined) this.revalidate(n);
-    return now + this.random() * interval;
+    return now + this.random() * turn;
   }
 
   /** Pings `n` now; exported for tests and for the node service's on-demand checks. */

@@ -173,15 +173,20 @@ describe('discv4 CLI (child processes)', function () {
     assert.equal(resolve.stdout.split('\n')[0], b.enr);
     assert.equal(crawl.code, 0, crawl.stderr);
     assert.match(crawl.stderr, /crawl: .* nodes, \d+ with ENR: done/);
-    const nodes = JSON.parse(fs.readFileSync(out, 'utf8')) as Array<{ id: string; enode: string; enr?: string; seq?: number; lastSeen: string }>;
+    const nodes = JSON.parse(fs.readFileSync(out, 'utf8')) as Array<{ id: string; enode: string; enr?: string; seq?: number; alive: boolean; lastSeen?: string; lastReported?: string }>;
     for (const n of [a, b]) {
       const e = nodes.find((x) => x.id === n.id);
       assert.ok(e !== undefined, `crawl found ${n.id.slice(0, 8)}`);
       assert.equal(e.enode, n.enode);
       assert.equal(e.enr, n.enr);
       assert.equal(e.seq, seqOf(n));
-      assert.ok(!Number.isNaN(Date.parse(e.lastSeen)));
+      assert.equal(e.alive, true, 'it answered us');
+      assert.ok(!Number.isNaN(Date.parse(e.lastSeen ?? '')));
     }
+    // b was listed by a's neighbors answers; a is the bootnode we started from.
+    assert.ok(!Number.isNaN(Date.parse(nodes.find((x) => x.id === b.id)?.lastReported ?? '')));
+    // Only nodes that answered us carry lastSeen.
+    for (const e of nodes.filter((x) => !x.alive)) assert.equal(e.lastSeen, undefined);
     // geth's nodes.json (devp2p dns sign reads it): records keyed by keccak256(id).
     assert.equal(crawlGeth.code, 0, crawlGeth.stderr);
     const set = JSON.parse(fs.readFileSync(gethOut, 'utf8')) as Record<string, { seq: number; record: string; lastResponse: string }>;
@@ -192,8 +197,8 @@ describe('discv4 CLI (child processes)', function () {
     }
     assert.equal(crawlCsv.code, 0, crawlCsv.stderr);
     const rows = crawlCsv.stdout.trimEnd().split('\n');
-    assert.equal(rows[0], 'id,enode,enr,seq,lastSeen');
-    assert.ok(rows.some((r) => r.startsWith(`${b.id},${b.enode},${b.enr},${seqOf(b)},`)));
+    assert.equal(rows[0], 'id,enode,enr,seq,alive,lastSeen,lastReported');
+    assert.ok(rows.some((r) => r.startsWith(`${b.id},${b.enode},${b.enr},${seqOf(b)},true,`)));
   });
 
   it('fails with one line and exit 2 on usage errors: unknown or malformed flags, bad enode/ENR arguments', async () => {

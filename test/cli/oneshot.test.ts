@@ -128,7 +128,7 @@ describe('discv4 CLI one-shot commands: --timeout, --max-nodes, --out', function
     assert.match(rj.stderr, /crawl: .* 3 nodes, \d+ with ENR: done/);
     assert.equal(rc.code, 0, rc.stderr);
     const rows = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
-    assert.equal(rows[0], 'id,enode,enr,seq,lastSeen');
+    assert.equal(rows[0], 'id,enode,enr,seq,alive,lastSeen,lastReported');
     assert.equal(rows.length - 1, 3, `CSV rows:\n${rows.join('\n')}`);
   });
 

@@ -11,6 +11,7 @@ import { signRecord } from '../../src/enr/record';
 import { closestForFindnode } from '../../src/node/closest';
 import { ForkFilter, ForkPolicy } from '../../src/node/fork-policy';
 import { ethEntry, forkId, headAt, NETWORKS } from '../../src/node/forkid';
+import { KNOWN_MAX_AGE_MS } from '../../src/defaults';
 import { KnownNodes } from '../../src/node/known';
 import { distCmp } from '../../src/table/distance';
 import { NodeRecordInfo, Table } from '../../src/table/table';
@@ -64,26 +65,26 @@ describe('closestForFindnode', () => {
     const live = [node('ours'), node('other'), node('unknown')];
     for (const n of live) t.addVerified(n, { live: true });
     t.addVerified(node('ours')); // not revalidated yet: left out while live ones exist
-    const got = closestForFindnode({ table: t })(target, 16);
+    const got = closestForFindnode({ now: () => NOW_MS, table: t })(target, 16);
     assert.deepEqual(hex(got), hex(byDistance(live)));
   });
 
   it("'strict' answers with our network's nodes only, closest first", () => {
     const { t, byNet } = filled();
-    const got = closestForFindnode({ table: t, forks: policy('strict') })(target, 16);
+    const got = closestForFindnode({ now: () => NOW_MS, table: t, forks: policy('strict') })(target, 16);
     assert.deepEqual(hex(got), hex(byDistance(byNet.ours)));
   });
 
   it("'prefer' lists ours, then unknown, then the others, each group closest first, cut at count", () => {
     const { t, byNet } = filled();
     const want = [...byDistance(byNet.ours), ...byDistance(byNet.unknown), ...byDistance(byNet.other)];
-    assert.deepEqual(hex(closestForFindnode({ table: t, forks: policy('prefer') })(target, 16)), hex(want));
-    assert.deepEqual(hex(closestForFindnode({ table: t, forks: policy('prefer') })(target, 4)), hex(want.slice(0, 4)));
+    assert.deepEqual(hex(closestForFindnode({ now: () => NOW_MS, table: t, forks: policy('prefer') })(target, 16)), hex(want));
+    assert.deepEqual(hex(closestForFindnode({ now: () => NOW_MS, table: t, forks: policy('prefer') })(target, 4)), hex(want.slice(0, 4)));
   });
 
   it("'off' answers with everyone, closest first", () => {
     const { t, byNet } = filled();
-    const got = closestForFindnode({ table: t, forks: policy('off') })(target, 16);
+    const got = closestForFindnode({ now: () => NOW_MS, table: t, forks: policy('off') })(target, 16);
     assert.deepEqual(hex(got), hex(byDistance([...byNet.ours, ...byNet.other, ...byNet.unknown])));
   });
 
@@ -93,8 +94,8 @@ describe('closestForFindnode', () => {
     for (const n of inTable) t.addVerified(n, { live: true });
     const known = new KnownNodes(100);
     const extra = { ours: [node('ours'), node('ours')], other: [node('other')], unknown: [node('unknown')] };
-    for (const n of [...inTable, ...extra.ours, ...extra.other, ...extra.unknown]) known.add(n, NOW_MS);
-    const answer = (filter: ForkFilter, count = 16) => hex(closestForFindnode({ table: t, forks: policy(filter), known })(target, count));
+    for (const n of [...inTable, ...extra.ours, ...extra.other, ...extra.unknown]) known.add(n, NOW_MS, { verified: true });
+    const answer = (filter: ForkFilter, count = 16) => hex(closestForFindnode({ now: () => NOW_MS, table: t, forks: policy(filter), known })(target, count));
     // 'strict': the table's own first, then the known nodes of our network.
     assert.deepEqual(answer('strict'), hex([...inTable.slice(0, 1), ...byDistance(extra.ours)]));
     // 'prefer': the table in its order, then known nodes of ours or unknown network, closest first.
@@ -105,8 +106,19 @@ describe('closestForFindnode', () => {
     // A full answer from the table asks no known node.
     assert.deepEqual(answer('off', 2), hex(byDistance(inTable)));
     // No fork policy: known nodes of any network fill it.
-    const plain = hex(closestForFindnode({ table: t, known })(target, 16));
+    const plain = hex(closestForFindnode({ now: () => NOW_MS, table: t, known })(target, 16));
     assert.equal(plain.length, 6);
     assert.equal(new Set(plain).size, 6);
+  });
+
+  it('hands out no known node silent for longer than the DB expiry (KNOWN_MAX_AGE_MS)', () => {
+    const t = table();
+    const known = new KnownNodes(100);
+    const fresh = [node('unknown'), node('unknown')];
+    const stale = [node('unknown'), node('unknown')];
+    for (const n of fresh) known.add(n, NOW_MS - KNOWN_MAX_AGE_MS, { verified: true });
+    for (const n of stale) known.add(n, NOW_MS - KNOWN_MAX_AGE_MS - 1, { verified: true });
+    const got = hex(closestForFindnode({ now: () => NOW_MS, table: t, known })(target, 16));
+    assert.deepEqual(got.sort(), hex(fresh).sort());
   });
 });

@@ -8,13 +8,13 @@ import { strict as assert } from 'node:assert';
 import { decodeRecord } from '../../src/enr/record';
 import { decodeEthEntry, ethEntry, forkId, headAt, NETWORKS } from '../../src/node/forkid';
 import type { Discovery } from '../../src/node/discovery';
-import { memoryNodes } from './helpers';
+import { MEMORY_WALL_START_MS, memoryNodes } from './helpers';
 
 describe('fork-aware serving', function () {
   const nodes = memoryNodes({ transport: { respTimeoutMs: 300 } });
   const { start, run, endpointOf } = nodes;
-  const mainnet = () => forkId(NETWORKS.mainnet, headAt(Date.now()));
-  const sepolia = () => forkId(NETWORKS.sepolia, headAt(Date.now()));
+  const mainnet = () => forkId(NETWORKS.mainnet, headAt(MEMORY_WALL_START_MS));
+  const sepolia = () => forkId(NETWORKS.sepolia, headAt(MEMORY_WALL_START_MS));
 
   async function network(filter: 'strict' | 'prefer' | 'off') {
     const boot = await start({ fork: { network: 'mainnet', filter }, inboundNodes: 'always' });

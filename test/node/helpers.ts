@@ -2,8 +2,8 @@
  * Discovery nodes for tests.
  *
  * - `memoryNodes`: nodes on one in-memory network (src/sim/memory-network.ts)
- *   at 10.0.0.1:30303, 10.0.0.2:30303 ..., with a FakeClock for every timer,
- *   in-memory DBs unless told otherwise. For protocol logic: no kernel, no
+ *   at 10.0.0.1:30303, 10.0.0.2:30303 ..., with a FakeClock for every timer
+ *   and a wall clock that moves with it, in-memory DBs unless told otherwise. For protocol logic: no kernel, no
  *   polling; `net.drain()` waits until no datagram is in flight.
  * - `loopbackNodes`: real sockets on 127.0.0.1, port 0, for what the socket
  *   itself is part of (restarts on a port, the DB on disk).
@@ -37,6 +37,9 @@ export function loopbackNodes(defaults: Partial<DiscoveryOptions>): StartNode {
   return startNodes({ address: '127.0.0.1', port: 0, ...defaults }, () => ({}));
 }
 
+/** Wall-clock time of the memory nodes when their FakeClock reads 0. */
+export const MEMORY_WALL_START_MS = 1_750_000_000_000;
+
 export interface MemoryNodes {
   start: StartNode;
   /** The network of the current test (a fresh one per test). */
@@ -67,8 +70,11 @@ export function memoryNodes(defaults: Partial<DiscoveryOptions> = {}): MemoryNod
   });
   const start = startNodes({ refreshIntervalMs: 0, ...defaults }, () => {
     const ip = `10.0.0.${next++}`;
+    const c = clock;
     return {
-      clock,
+      clock: c,
+      // Wall time moves with the clock (a fixed start, as a real one would read).
+      now: () => MEMORY_WALL_START_MS + c.now(),
       transportFactory: async (cfg) => new Transport({ ...cfg, socket: net.bind(ip, 30303) }),
     };
   });
