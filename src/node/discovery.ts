@@ -434,8 +434,7 @@ export class Discovery extends EventEmitter {
       clock: p.clock,
       netrestrict: restrict,
       onAdded: (n) => {
-        // A node that only bonded by pinging us is stored once it also answers a revalidation.
-        if (n.isValidatedLive) store(n);
+        store(n);
         late.discovery?.emit('nodeAdded', n);
       },
       onRevalidated: store,
@@ -475,9 +474,7 @@ export class Discovery extends EventEmitter {
     // geth addInboundNode: not while the table is still initialising, so a
     // burst of pings cannot fill an empty table before our own lookups do.
     const admit = this.inboundNodes === 'always' || (this.inboundNodes === 'afterRefresh' && this.initDone);
-    // Not 'live' yet (geth): findnode answers prefer nodes that also answered
-    // a revalidation ping, so a key that bonds once and leaves is not handed out.
-    if (admit) this.table.addVerified(n, { inbound: true });
+    if (admit) this.table.addVerified(n, { inbound: true, live: true });
   }
 
   /**
@@ -511,7 +508,11 @@ export class Discovery extends EventEmitter {
           () => this.emitAlive(k),
           () => known.remove(k.id),
         )
-        .finally(() => this.knownVerifying--);
+        .finally(() => {
+          this.knownVerifying--;
+          // More may be due (after a restart, the whole loaded set is): keep the pings flowing.
+          this.verifyKnown(known);
+        });
     }
   }
 
@@ -721,7 +722,7 @@ async function openDb(db: DiscoveryOptions['db'], now: () => number, clock: Cloc
 /**
  * Known-good nodes for bootnode-scale answers (`max` 0: off), loaded from
  * the DB: those that answered within KNOWN_MAX_AGE_MS and failed no
- * findnode, most recent first. A node dropped to make room is forgotten in
+ * findnode, most recent first, to be verified again before they are handed out. A node dropped to make room is forgotten in
  * the DB too unless the table holds it, so the DB stays as bounded as the set.
  */
 function loadKnownNodes(db: NodeDB, max: number, table: Table): KnownNodes | undefined {
@@ -729,9 +730,11 @@ function loadKnownNodes(db: NodeDB, max: number, table: Table): KnownNodes | und
   const known = new KnownNodes(max, (n) => {
     if (table.getNode(n.id) === undefined) db.deleteNode(n.id);
   });
-  // Only verified nodes are written there (see rememberAlive), table nodes once they answered a revalidation.
+  // Each is handed out again once it answers the ping it gets right after
+  // the start (its DB entry counts as the first proof): a restarted bootnode
+  // serves the living, not whoever was stored.
   for (const n of db.recentNodes(KNOWN_MAX_AGE_MS, max)) {
-    if (n.findFails === 0) known.add(n, n.lastPongReceivedMs, { verified: true })!.persistedMs = n.lastPongReceivedMs;
+    if (n.findFails === 0) known.add(n, n.lastPongReceivedMs, { provenAtMs: n.lastPongReceivedMs })!.persistedMs = n.lastPongReceivedMs;
   }
   return known;
 }

@@ -18,8 +18,8 @@
  * so a throwaway key (a one-shot CLI ping, a crawler) that bonds once and
  * leaves is never given to anyone. The node service pings the unverified
  * ones when they come due (`unverifiedDue`) and drops those that do not
- * answer. Nodes loaded from the DB are verified: only verified nodes are
- * written there.
+ * answer. Nodes loaded from the DB at a start are checked at once: their
+ * stored proof counts as the first.
  *
  * Memory: a 32-byte hash, a 64-byte id and the endpoint per node; measured
  * with node --expose-gc: 0.5 KiB of JS heap + 0.2 KiB of buffers, ~0.9 KiB
@@ -69,14 +69,16 @@ export class KnownNodes {
   }
 
   /**
-   * Adds or refreshes a node that proved itself at `seenMs` (`verified`: it
-   * counts as verified at once, e.g. loaded from the DB). Returns its entry,
-   * or undefined for a malformed one.
+   * Adds or refreshes a node that proved itself at `seenMs`. Options for a
+   * new node: `verified`, it counts as verified at once; `provenAtMs`, it
+   * proved itself already then (e.g. stored in the DB), so its next proof
+   * verifies it and it is due for a check at once. Returns its entry, or
+   * undefined for a malformed one.
    */
   add(
     n: { id: Uint8Array; ip: Uint8Array; udpPort: number; tcpPort: number; record?: Uint8Array },
     seenMs: number,
-    opts: { verified?: boolean } = {},
+    opts: { verified?: boolean; provenAtMs?: number } = {},
   ): KnownNode | undefined {
     if (n.id.length !== 64 || (n.ip.length !== 4 && n.ip.length !== 16)) return undefined;
     const key = Buffer.from(n.id.buffer, n.id.byteOffset, n.id.byteLength).toString('latin1');
@@ -93,7 +95,8 @@ export class KnownNodes {
     if (this.byId.size >= this.max) this.evict();
     const id = Buffer.from(n.id);
     const verified = opts.verified === true;
-    const node: KnownNode = { id, hash: keccak256(id), ip: Buffer.from(n.ip), udpPort: n.udpPort, tcpPort: n.tcpPort, seenMs, firstSeenMs: seenMs, verified, persistedMs: 0 };
+    const firstSeenMs = opts.provenAtMs === undefined ? seenMs : Math.min(seenMs, opts.provenAtMs - KNOWN_VERIFY_AFTER_MS);
+    const node: KnownNode = { id, hash: keccak256(id), ip: Buffer.from(n.ip), udpPort: n.udpPort, tcpPort: n.tcpPort, seenMs, firstSeenMs, verified, persistedMs: 0 };
     if (n.record !== undefined) node.record = Buffer.from(n.record);
     this.byId.set(key, node);
     this.pending.push(node);
