@@ -733,9 +733,11 @@ function loadKnownNodes(db: NodeDB, max: number, table: Table): KnownNodes | und
   // Each is handed out again once it answers the ping it gets right after
   // the start (its DB entry counts as the first proof): a restarted bootnode
   // serves the living, not whoever was stored.
-  for (const n of db.recentNodes(KNOWN_MAX_AGE_MS, max)) {
-    if (n.findFails === 0) known.add(n, n.lastPongReceivedMs, { provenAtMs: n.lastPongReceivedMs })!.persistedMs = n.lastPongReceivedMs;
-  }
+  known.load((add) => {
+    for (const n of db.recentNodes(KNOWN_MAX_AGE_MS, max)) {
+      if (n.findFails === 0) add(n, n.lastPongReceivedMs, { provenAtMs: n.lastPongReceivedMs })!.persistedMs = n.lastPongReceivedMs;
+    }
+  });
   return known;
 }
 

@@ -27,6 +27,7 @@
  */
 import { keccak256 } from '../crypto';
 import { distCmp } from '../table/distance';
+import { insertByDistance } from '../table/table';
 import { KNOWN_NODES, KNOWN_VERIFY_AFTER_MS } from '../defaults';
 
 const WINDOW = 64;
@@ -46,14 +47,23 @@ export interface KnownNode {
   verified: boolean;
   /** Wall-clock ms of its last write to the DB (0: never). */
   persistedMs: number;
+  /** Removed; still in the sorted array until the next compaction. */
+  gone?: boolean;
 }
+
+/** Additions kept unsorted before they are merged into the sorted array (closest() scans them linearly). */
+const MERGE_AT = 256;
 
 export class KnownNodes {
   /** Sorted by hash. */
   private sorted: KnownNode[] = [];
   private readonly byId = new Map<string, KnownNode>();
-  /** Additions since the last sort (sorted lazily, on the next lookup). */
+  /** Additions not merged into `sorted` yet (fewer than MERGE_AT). */
   private pending: KnownNode[] = [];
+  /** Entries of the arrays marked gone. */
+  private goneCount = 0;
+  /** Inside load(): one merge at the end instead of one per MERGE_AT additions. */
+  private loading = false;
   /** Unverified nodes in the order they were first seen (entries may have left or been verified since). */
   private toVerify: KnownNode[] = [];
   private toVerifyHead = 0;
@@ -100,8 +110,20 @@ export class KnownNodes {
     if (n.record !== undefined) node.record = Buffer.from(n.record);
     this.byId.set(key, node);
     this.pending.push(node);
+    if (this.pending.length >= MERGE_AT && !this.loading) this.merge();
     if (!verified) this.toVerify.push(node);
     return node;
+  }
+
+  /** Adds many nodes (`add` for each) with one merge at the end: the load at start. */
+  load(each: (add: KnownNodes['add']) => void): void {
+    this.loading = true;
+    try {
+      each((n, seenMs, opts) => this.add(n, seenMs, opts));
+    } finally {
+      this.loading = false;
+      this.merge();
+    }
   }
 
   /**
@@ -114,7 +136,7 @@ export class KnownNodes {
     const q = this.toVerify;
     while (out.length < limit && this.toVerifyHead < q.length && q[this.toVerifyHead].firstSeenMs <= cutoffMs) {
       const e = q[this.toVerifyHead++];
-      if (!e.verified && this.byId.get(e.id.toString('latin1')) === e) out.push(e);
+      if (!e.verified && e.gone !== true) out.push(e);
     }
     // Compact now and then, so the queue holds only what is still to come.
     if (this.toVerifyHead > 1024 && this.toVerifyHead * 2 > q.length) {
@@ -124,27 +146,39 @@ export class KnownNodes {
     return out;
   }
 
+  /**
+   * Forgets a node. O(1): it is marked gone and left in the arrays until
+   * gone ones are a quarter of them (after a restart, thousands of dead
+   * nodes may be removed one by one).
+   */
   remove(id: Uint8Array): void {
     const key = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
     const e = this.byId.get(key);
     if (e === undefined) return;
     this.byId.delete(key);
-    this.sorted = this.sorted.filter((x) => x !== e);
-    this.pending = this.pending.filter((x) => x !== e);
+    e.gone = true;
+    this.goneCount++;
+    if (this.goneCount > MERGE_AT && this.goneCount * 4 > this.sorted.length + this.pending.length) this.compact();
+  }
+
+  private compact(): void {
+    this.sorted = this.sorted.filter((x) => x.gone !== true);
+    this.pending = this.pending.filter((x) => x.gone !== true);
+    this.goneCount = 0;
   }
 
   /** Drops the least recently seen 1 % (at least one) to make room. */
   private evict(): void {
-    this.settle();
+    this.merge();
     const k = Math.max(1, Math.floor(this.max / 100));
-    const oldest = [...this.sorted].sort((a, b) => a.seenMs - b.seenMs).slice(0, k);
+    const oldest = this.sorted.filter((e) => e.gone !== true).sort((a, b) => a.seenMs - b.seenMs).slice(0, k);
     this.drop(new Set(oldest));
   }
 
   /** Forgets nodes not seen since `cutoffMs` (wall clock); returns how many. */
   expire(cutoffMs: number): number {
-    this.settle();
-    const old = new Set(this.sorted.filter((e) => e.seenMs < cutoffMs));
+    this.merge();
+    const old = new Set(this.sorted.filter((e) => e.gone !== true && e.seenMs < cutoffMs));
     if (old.size > 0) this.drop(old);
     return old.size;
   }
@@ -152,20 +186,31 @@ export class KnownNodes {
   private drop(gone: Set<KnownNode>): void {
     for (const e of gone) {
       this.byId.delete(e.id.toString('latin1'));
+      e.gone = true;
       this.onEvicted?.(e);
     }
-    this.sorted = this.sorted.filter((e) => !gone.has(e));
+    this.compact();
   }
 
-  private settle(): void {
+  /** Merges the unsorted additions into the sorted array: O(n), once per MERGE_AT additions at most. */
+  private merge(): void {
     if (this.pending.length === 0) return;
-    this.sorted = this.sorted.concat(this.pending).sort((a, b) => Buffer.compare(a.hash, b.hash));
+    const add = this.pending.filter((x) => x.gone !== true).sort((a, b) => Buffer.compare(a.hash, b.hash));
+    const old = this.sorted;
+    const out: KnownNode[] = new Array(old.length + add.length);
+    let i = 0;
+    let j = 0;
+    let k = 0;
+    while (i < old.length || j < add.length) {
+      out[k++] = j >= add.length || (i < old.length && Buffer.compare(old[i].hash, add[j].hash) <= 0) ? old[i++] : add[j++];
+    }
+    this.sorted = out;
     this.pending = [];
   }
 
   /** Up to `count` nodes closest to `targetHash`, closest first, that `accept` lets through. */
   closest(targetHash: Uint8Array, count: number, accept?: (n: KnownNode) => boolean): KnownNode[] {
-    this.settle();
+    if (!(count > 0)) return [];
     const s = this.sorted;
     let lo = 0;
     let hi = s.length;
@@ -174,13 +219,16 @@ export class KnownNodes {
       if (Buffer.compare(s[mid].hash, targetHash) < 0) lo = mid + 1;
       else hi = mid;
     }
-    const window = s.slice(Math.max(0, lo - WINDOW), Math.min(s.length, lo + WINDOW));
-    window.sort((a, b) => distCmp(targetHash, a.hash, b.hash));
+    // The window around the target's place, and the few additions not merged yet,
+    // kept closest first in a list bounded to `count`.
     const out: KnownNode[] = [];
-    for (const n of window) {
-      if (out.length === count) break;
-      if (accept === undefined || accept(n)) out.push(n);
-    }
+    const consider = (n: KnownNode) => {
+      if (n.gone === true || (out.length === count && distCmp(targetHash, n.hash, out[count - 1].hash) >= 0)) return;
+      if (accept !== undefined && !accept(n)) return;
+      insertByDistance(out, n, targetHash, count);
+    };
+    for (let i = Math.max(0, lo - WINDOW), end = Math.min(s.length, lo + WINDOW); i < end; i++) consider(s[i]);
+    for (const n of this.pending) consider(n);
     return out;
   }
 }

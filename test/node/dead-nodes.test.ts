@@ -83,7 +83,7 @@ describe('a bootnode forgets the dead and remembers the living', () => {
     const privateKey = generatePrivateKey();
     const opts = { now, privateKey, db: dir, knownNodes: 1000, inboundNodes: 'never' as const, table: { bucketSize: 1 } };
     let boot = await start(opts);
-    const peers = [];
+    const peers: Discovery[] = [];
     for (let i = 0; i < 20; i++) peers.push(await start({ now }));
     for (const n of peers) await run(n.transport.ping(endpointOf(boot)));
     await pass(KNOWN_VERIFY_AFTER_MS + 5_000);
@@ -107,7 +107,7 @@ describe('a bootnode forgets the dead and remembers the living', () => {
     const later = () => now() + offsetMs;
     const opts = { now: later, privateKey, db: dir, knownNodes: 1000, inboundNodes: 'never' as const, table: { bucketSize: 1 } };
     let boot = await start(opts);
-    const peers = [];
+    const peers: Discovery[] = [];
     for (let i = 0; i < 20; i++) peers.push(await start({ now: later }));
     for (const n of peers) await run(n.transport.ping(endpointOf(boot)));
     await pass(KNOWN_VERIFY_AFTER_MS + 5_000);
@@ -124,7 +124,9 @@ describe('a bootnode forgets the dead and remembers the living', () => {
     await peers[0].close();
     assert.equal(boot.db.size, 20, 'still stored until the expiry job runs');
     await pass(DB_EXPIRY_INTERVAL_MS + 1_000);
-    // The one that was alive answered the restarted node's seed ping: stored afresh, it stays.
-    assert.deepEqual(ids(boot.db.recentNodes(Infinity)), ids([{ id: peers[0].nodeId }]), 'the expiry run deleted the 19 dead from the DB');
+    // The one that was alive may have answered a seed ping after the restart (seeds are a random
+    // sample): stored afresh, it may stay; none of the 19 dead does.
+    const left = ids(boot.db.recentNodes(Infinity));
+    assert.deepEqual(left.filter((id) => id !== peers[0].nodeId.toString('hex')), [], 'the expiry run deleted the 19 dead from the DB');
   });
 });

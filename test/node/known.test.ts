@@ -27,6 +27,30 @@ describe('known nodes', () => {
     }
   });
 
+  it('finds the same closest nodes as a brute-force sort after removals and with additions not merged yet, and never returns a removed node', () => {
+    const k = new KnownNodes();
+    const all = Array.from({ length: 5000 }, (_, i) => node(i));
+    all.forEach((n, i) => k.add(n, i));
+    // Remove 2,000 (one by one, as failed checks do), then add 100 more (below the merge threshold).
+    const removed = new Set<string>();
+    for (let i = 0; i < 5000; i += 5) for (const j of [i, i + 2]) {
+      k.remove(all[j].id);
+      removed.add(all[j].id.toString('hex'));
+    }
+    const extra = Array.from({ length: 100 }, (_, i) => node(5000 + i));
+    extra.forEach((n, i) => k.add(n, 5000 + i));
+    const live = [...all, ...extra].filter((n) => !removed.has(n.id.toString('hex'))).map((n) => ({ id: n.id.toString('hex'), hash: keccak256(n.id) }));
+    assert.equal(k.size, live.length);
+    for (let t = 0; t < 50; t++) {
+      const target = t % 5 === 0 ? keccak256(extra[t].id) : keccak256(randomBytes(64));
+      const want = [...live].sort((a, b) => distCmp(target, a.hash, b.hash)).slice(0, 16).map((x) => x.id);
+      const got = k.closest(target, 16).map((n) => n.id.toString('hex'));
+      assert.deepEqual(got, want);
+      assert.ok(got.every((id) => !removed.has(id)));
+    }
+    assert.deepEqual(k.closest(keccak256(randomBytes(64)), 0), []);
+  });
+
   it('stays within its bound, dropping the least recently seen', () => {
     const k = new KnownNodes(1000);
     const all = Array.from({ length: 1500 }, (_, i) => node(i));
@@ -42,8 +66,10 @@ describe('known nodes', () => {
     gc?.();
     const before = process.memoryUsage().heapUsed;
     const k = new KnownNodes(100_000);
-    for (let i = 0; i < 100_000; i++) k.add(node(i), i);
-    k.closest(keccak256(randomBytes(64)), 16); // sorts
+    // As at a start: loaded from the DB in one go (one sort).
+    k.load((add) => {
+      for (let i = 0; i < 100_000; i++) add(node(i), i);
+    });
     gc?.();
     const perNode = (process.memoryUsage().heapUsed - before) / 100_000;
     assert.equal(k.size, 100_000);
