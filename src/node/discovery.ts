@@ -24,7 +24,8 @@
  *
  * Beside this file: our record and endpoint prediction (local-record.ts),
  * what neighbors answers hold (closest.ts), the fork filter
- * (fork-policy.ts), the gateway (gateway.ts), periodic chores (periodic.ts).
+ * (fork-policy.ts), the gateway (gateway.ts), known-good nodes (known.ts);
+ * periodic chores run on src/transport/periodic.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { lookup as dnsLookup } from 'node:dns/promises';
