@@ -30,6 +30,7 @@
  * revalidation (pingIntervalMs 1e12) and periodic refresh (not wired).
  */
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { isValidPrivateKey, keccak256 } from '../crypto';
 import { K, Lookup, LookupNode } from '../lookup/lookup';
 import { distCmp } from '../table/distance';
@@ -120,11 +121,17 @@ export interface SimulationResult {
     tablePerNodeKiB: number;
     /** Same measure after all lookups (bonds, found nodes added). */
     afterLookupsPerNodeKiB: number;
+    /** Of perNodeKiB: the JS heap alone (the rest is external: send slots, Buffers' bytes). */
+    heapPerNodeKiB: number;
     /** Parts after setup, whole process, bytes. */
     heapUsed: number;
     external: number;
     arrayBuffers: number;
     rss: number;
+    /** The most RSS the process ever had (the kernel's high-water mark), bytes: what a run needs from the machine. */
+    peakRss: number;
+    /** V8's heap limit (--max-old-space-size), bytes: a run whose heap would pass it dies. */
+    heapLimit: number;
   };
   lookups: LookupSummary;
   /** Lookups of the searching node's own id (refresh does one at start and every 30 min). */
@@ -402,6 +409,11 @@ function memory(): MemorySample {
   return { heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss, total: m.heapUsed + m.external };
 }
 
+/** The process's RSS high-water mark in bytes (getrusage's ru_maxrss, which Node reports in KiB). */
+export function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 const TYPE_NAMES: Record<number, string> = PACKET_TYPE_NAMES;
 
 /** discv4 header: hash (32) + signature (65), then the packet type byte. */
@@ -610,10 +622,13 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
       transportPerNodeKiB: round((afterTransports.total - baseline.total) / N / 1024),
       tablePerNodeKiB: round((afterSetup.total - afterTransports.total) / N / 1024),
       afterLookupsPerNodeKiB: round((afterLookups.total - baseline.total) / N / 1024),
+      heapPerNodeKiB: round((afterSetup.heapUsed - baseline.heapUsed) / N / 1024),
       heapUsed: afterSetup.heapUsed,
       external: afterSetup.external,
       arrayBuffers: afterSetup.arrayBuffers,
       rss: afterSetup.rss,
+      peakRss: peakRss(),
+      heapLimit: getHeapStatistics().heap_size_limit,
     },
     lookups: summarizeLookups(randomSet),
     selfLookups: summarizeLookups(selfSet),

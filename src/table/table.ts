@@ -20,6 +20,7 @@
  * No I/O here beyond the small TableNet interface; time comes from a Clock.
  */
 import { keccak256 } from '../crypto';
+import { sameBytes } from '../wire/bytes';
 import { decodeRecord } from '../enr/record';
 import { isLAN, isUnspecified, Netlist } from '../transport/netutil';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
@@ -202,7 +203,7 @@ export class Table {
 
   getNode(id: Uint8Array): TableNode | undefined {
     const hash = keccak256(id);
-    return this.bucketOf(hash).entries.find((n) => n.id.equals(id));
+    return this.bucketOf(hash).entries.find((n) => sameBytes(n.id, id));
   }
 
   get size(): number {
@@ -288,11 +289,11 @@ export class Table {
    * bucket keeps it as a replacement.
    */
   addVerified(info: NodeRecordInfo, opts: { inbound?: boolean; live?: boolean } = {}): boolean {
-    if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return false;
+    if (this.closed || sameBytes(this.selfId, info.id) || !validEndpoint(info)) return false;
     if (!this.admits(info.ip) || !this.admitsNode(info)) return false;
     const hash = hashOf(info);
     const b = this.bucketOf(hash);
-    const existing = b.entries.find((n) => n.id.equals(info.id));
+    const existing = b.entries.find((n) => sameBytes(n.id, info.id));
     if (existing !== undefined) {
       this.bump(b, existing, info, opts.inbound === true ? 'node' : 'hearsay');
       return false;
@@ -317,12 +318,12 @@ export class Table {
    * full it waits among the replacements, to be pinged when promoted.
    */
   addFound(info: NodeRecordInfo): void {
-    if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return;
+    if (this.closed || sameBytes(this.selfId, info.id) || !validEndpoint(info)) return;
     // Checked before the verification ping: we never send to such nodes either.
     if (!this.admits(info.ip) || !this.admitsNode(info)) return;
     const hash = hashOf(info);
     const b = this.bucketOf(hash);
-    if (b.entries.some((n) => n.id.equals(info.id))) return;
+    if (b.entries.some((n) => sameBytes(n.id, info.id))) return;
     if (b.entries.length >= this.bucketSize) {
       this.addReplacement(b, new TableNode(info));
       return;
@@ -378,7 +379,7 @@ export class Table {
   private insert(b: Bucket, n: TableNode): void {
     n.addedAtMs = this.clock.now();
     b.entries.push(n);
-    const r = b.replacements.findIndex((x) => x.id.equals(n.id));
+    const r = b.replacements.findIndex((x) => sameBytes(x.id, n.id));
     if (r >= 0) {
       this.removeIP(b, b.replacements[r].ip);
       b.replacements.splice(r, 1);
@@ -389,7 +390,7 @@ export class Table {
   }
 
   private addReplacement(b: Bucket, n: TableNode): void {
-    const i = b.replacements.findIndex((x) => x.id.equals(n.id));
+    const i = b.replacements.findIndex((x) => sameBytes(x.id, n.id));
     if (i >= 0) {
       // Newest first: a node we hear about again moves to the front.
       const [old] = b.replacements.splice(i, 1);
@@ -439,7 +440,7 @@ export class Table {
   remove(id: Uint8Array): boolean {
     const hash = keccak256(id);
     const b = this.bucketOf(hash);
-    const i = b.entries.findIndex((n) => n.id.equals(id));
+    const i = b.entries.findIndex((n) => sameBytes(n.id, id));
     if (i < 0) return false;
     const [n] = b.entries.splice(i, 1);
     this.removeIP(b, n.ip);
