@@ -15,8 +15,10 @@
  *    hash-sorted node list (they share a prefix with us, then differ at
  *    one bit), found by binary search; the bucket gets 16 random members
  *    of that run, the next ones become replacements. O(N * 17 * log N),
- *    no O(N^2) scan. Bonds are NOT premined: the first findnode to a node
- *    costs ping, pong, ping-back, pong as in the wild.
+ *    no O(N^2) scan. Every table entry of a node shares that node's id,
+ *    hash and ip Buffers (SimNode.info), so an entry costs one small
+ *    object, not three Buffers and a keccak. Bonds are NOT premined: the
+ *    first findnode to a node costs ping, pong, ping-back, pong as in the wild.
  * 3. Lookups one at a time, so every datagram on the network during a
  *    lookup (and until the network is idle again) belongs to it.
  *    Success: the lookup's 16 results are exactly the 16 nodes of the
@@ -24,7 +26,8 @@
  *    since a lookup never returns itself), found by scanning all N hashes.
  * 4. Memory per node: heap + external (which already includes
  *    ArrayBuffers: Node documents `arrayBuffers` as part of `external`)
- *    after setup minus before, over N, after a full GC when --expose-gc.
+ *    after setup minus before, over N, after a full GC when --expose-gc;
+ *    and the process's peak RSS, what a run needs from the machine.
  *
  * Background work that would muddy per-lookup counts is off: table
  * revalidation (pingIntervalMs 1e12) and periodic refresh (not wired).
@@ -40,7 +43,7 @@ import { PACKET_TYPE_NAMES } from '../wire/types';
 import { MemoryNetwork } from './memory-network';
 
 export interface SimulationOptions {
-  /** Nodes in the network. Default 10,000. */
+  /** Nodes in the network. Default 100,000. */
   nodes?: number;
   /** Lookups to run, one after another. Default 200. */
   lookups?: number;
@@ -53,7 +56,7 @@ export interface SimulationOptions {
   /**
    * Send slots per transport. The memory socket calls `done` inside `send`,
    * so one slot is in use at a time; the transport's default (1,024 slots,
-   * 1.25 MiB) would cost 12.5 GiB over 10,000 nodes. Default 4.
+   * 1.25 MiB) would cost 125 GiB over 100,000 nodes. Default 4.
    */
   sendSlots?: number;
   /** Transport response timeout. Default 500 (the transport's default). */
@@ -522,7 +525,7 @@ function summarizeLookups(set: LookupSet): LookupSummary {
 
 export async function runSimulation(opts: SimulationOptions = {}): Promise<SimulationResult> {
   const config: Required<Omit<SimulationOptions, 'log'>> = {
-    nodes: opts.nodes ?? 10_000,
+    nodes: opts.nodes ?? 100_000,
     lookups: opts.lookups ?? 200,
     selfLookups: opts.selfLookups ?? 20,
     seed: opts.seed ?? 1,
