@@ -1,7 +1,8 @@
 /**
  * `npm run sim` — the N-node in-process simulation (src/sim/simulation.ts).
  *
- *   npm run sim                               10,000 nodes, 200 lookups (a few minutes)
+ *   npm run sim                               100,000 nodes, 200 lookups (about 2 minutes, 8 GiB)
+ *   npm run sim -- --nodes 10000              10,000 nodes (about 15 s)
  *   npm run sim -- --quick                    1,000 nodes, 30 lookups (well under 30 s)
  *   npm run sim -- --nodes 5000 --lookups 100 --seed 7 --out bench/results/sim-5k.json
  *   npm run sim -- --self-lookups 50          more lookups of the searching node's own id
@@ -10,12 +11,14 @@
  * Prints progress and a summary; writes everything (per-lookup records
  * included) to bench/results/sim.json (bench/results/quick/sim.json, git-ignored, with --quick).
  * The npm script runs node with --expose-gc so memory is measured after
- * full collections.
+ * full collections, and with --max-old-space-size=20480: 100,000 nodes
+ * hold about 7 GiB of JS heap, past V8's default limit (about 4 GiB).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { getHeapStatistics } from 'node:v8';
 import { LookupSummary, runSimulation, SimulationResult } from '../src/sim/simulation';
 import { resultsDir } from '../bench/results-dir';
 
@@ -43,6 +46,7 @@ const num = (v: string | undefined, name: string): number | undefined => {
 };
 
 const quick = values.quick === true;
+const nodes = num(values.nodes, 'nodes') ?? (quick ? 1_000 : 100_000);
 const out = values.out ?? path.relative(process.cwd(), path.join(resultsDir(quick), 'sim.json'));
 
 function lookupLines(title: string, L: LookupSummary): string[] {
@@ -70,7 +74,9 @@ function printSummary(r: SimulationResult): void {
     ...lookupLines('self lookups (target = own id)', r.selfLookups),
     `  table per node:         ${f(r.setup.tableEntries.mean)} entries + ${f(r.setup.replacements.mean)} replacements`,
     `  memory per node:        ${f(r.memory.perNodeKiB)} KiB (transport ${f(r.memory.transportPerNodeKiB)} + table ${f(r.memory.tablePerNodeKiB)}; ` +
-      `${f(r.memory.afterLookupsPerNodeKiB)} after lookups)${r.memory.gcExposed ? '' : ' [no --expose-gc: approximate]'}`,
+      `${f(r.memory.afterLookupsPerNodeKiB)} after lookups; JS heap ${f(r.memory.heapPerNodeKiB)})${r.memory.gcExposed ? '' : ' [no --expose-gc: approximate]'}`,
+    `  process:                peak RSS ${f(r.memory.peakRss / 2 ** 30, 2)} GiB, heap ${f(r.memory.heapUsed / 2 ** 30, 2)} GiB after setup ` +
+      `(limit ${f(r.memory.heapLimit / 2 ** 30)} GiB)`,
     `  protocol:               ${r.protocol.timeouts} timeouts, drops ${JSON.stringify(Object.fromEntries(Object.entries(r.protocol.drops).filter(([, v]) => v > 0)))}, ` +
       `${r.protocol.networkDropped} network drops, ${r.protocol.handlerErrors} handler errors`,
     `  time:                   setup ${f(r.setup.ms / 1000)} s (keys ${f(r.setup.keysMs / 1000)}, transports ${f(r.setup.transportsMs / 1000)}, ` +
@@ -80,9 +86,23 @@ function printSummary(r: SimulationResult): void {
   console.log(lines.join('\n'));
 }
 
+/**
+ * JS heap per node at 100,000 nodes (bench/results/sim.json: 70 KiB) with
+ * room for the collector: a run expected to pass the heap limit is told so
+ * before it spends minutes building, not killed by V8 at the end.
+ */
+const HEAP_PER_NODE_ESTIMATE = 80 * 1024;
+
 async function main(): Promise<void> {
+  const limit = getHeapStatistics().heap_size_limit;
+  if (nodes * HEAP_PER_NODE_ESTIMATE > limit) {
+    console.warn(
+      `warning: ${nodes} nodes need about ${((nodes * HEAP_PER_NODE_ESTIMATE) / 2 ** 30).toFixed(1)} GiB of JS heap, ` +
+        `the limit is ${(limit / 2 ** 30).toFixed(1)} GiB: run through \`npm run sim\` or raise node's --max-old-space-size`,
+    );
+  }
   const result = await runSimulation({
-    nodes: num(values.nodes, 'nodes') ?? (quick ? 1_000 : 10_000),
+    nodes,
     lookups: num(values.lookups, 'lookups') ?? (quick ? 30 : 200),
     selfLookups: num(values['self-lookups'], 'self-lookups') ?? (quick ? 3 : 20),
     seed: num(values.seed, 'seed'),

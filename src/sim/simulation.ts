@@ -15,8 +15,10 @@
  *    hash-sorted node list (they share a prefix with us, then differ at
  *    one bit), found by binary search; the bucket gets 16 random members
  *    of that run, the next ones become replacements. O(N * 17 * log N),
- *    no O(N^2) scan. Bonds are NOT premined: the first findnode to a node
- *    costs ping, pong, ping-back, pong as in the wild.
+ *    no O(N^2) scan. Every table entry of a node shares that node's id,
+ *    hash and ip Buffers (SimNode.info), so an entry costs one small
+ *    object, not three Buffers and a keccak. Bonds are NOT premined: the
+ *    first findnode to a node costs ping, pong, ping-back, pong as in the wild.
  * 3. Lookups one at a time, so every datagram on the network during a
  *    lookup (and until the network is idle again) belongs to it.
  *    Success: the lookup's 16 results are exactly the 16 nodes of the
@@ -24,22 +26,24 @@
  *    since a lookup never returns itself), found by scanning all N hashes.
  * 4. Memory per node: heap + external (which already includes
  *    ArrayBuffers: Node documents `arrayBuffers` as part of `external`)
- *    after setup minus before, over N, after a full GC when --expose-gc.
+ *    after setup minus before, over N, after a full GC when --expose-gc;
+ *    and the process's peak RSS, what a run needs from the machine.
  *
  * Background work that would muddy per-lookup counts is off: table
  * revalidation (pingIntervalMs 1e12) and periodic refresh (not wired).
  */
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import { isValidPrivateKey, keccak256 } from '../crypto';
 import { K, Lookup, LookupNode } from '../lookup/lookup';
 import { distCmp } from '../table/distance';
-import { insertByDistance, NodeRecordInfo, Table } from '../table/table';
+import { insertByDistance, Table, TableNode } from '../table/table';
 import { Transport } from '../transport/transport';
 import { PACKET_TYPE_NAMES } from '../wire/types';
 import { MemoryNetwork } from './memory-network';
 
 export interface SimulationOptions {
-  /** Nodes in the network. Default 10,000. */
+  /** Nodes in the network. Default 100,000. */
   nodes?: number;
   /** Lookups to run, one after another. Default 200. */
   lookups?: number;
@@ -52,7 +56,7 @@ export interface SimulationOptions {
   /**
    * Send slots per transport. The memory socket calls `done` inside `send`,
    * so one slot is in use at a time; the transport's default (1,024 slots,
-   * 1.25 MiB) would cost 12.5 GiB over 10,000 nodes. Default 4.
+   * 1.25 MiB) would cost 125 GiB over 100,000 nodes. Default 4.
    */
   sendSlots?: number;
   /** Transport response timeout. Default 500 (the transport's default). */
@@ -120,11 +124,17 @@ export interface SimulationResult {
     tablePerNodeKiB: number;
     /** Same measure after all lookups (bonds, found nodes added). */
     afterLookupsPerNodeKiB: number;
+    /** Of perNodeKiB: the JS heap alone (the rest is external: send slots, Buffers' bytes). */
+    heapPerNodeKiB: number;
     /** Parts after setup, whole process, bytes. */
     heapUsed: number;
     external: number;
     arrayBuffers: number;
     rss: number;
+    /** The most RSS the process ever had (the kernel's high-water mark), bytes: what a run needs from the machine. */
+    peakRss: number;
+    /** V8's heap limit (--max-old-space-size), bytes: a run whose heap would pass it dies. */
+    heapLimit: number;
   };
   lookups: LookupSummary;
   /** Lookups of the searching node's own id (refresh does one at start and every 30 min). */
@@ -194,8 +204,12 @@ export class SimNode {
   readonly table: Table;
   /** keccak256(id): its place in Kademlia space. */
   readonly hash: Buffer;
-  /** How other nodes reach it (shared by every premined table: the table copies). */
-  readonly info: NodeRecordInfo;
+  /**
+   * How other nodes reach it. A TableNode, so every table it is premined
+   * into shares its id, hash and ip Buffers instead of copying and hashing
+   * them (each node sits in about 250 premined tables).
+   */
+  readonly info: TableNode;
 
   constructor(
     net: MemoryNetwork,
@@ -225,8 +239,8 @@ export class SimNode {
       random: opts.random,
     });
     this.table = table;
-    this.hash = keccak256(transport.nodeId);
-    this.info = { id: transport.nodeId, ip: socket.ip, udpPort: port, tcpPort: 0 };
+    this.info = new TableNode({ id: transport.nodeId, ip: socket.ip, udpPort: port, tcpPort: 0 });
+    this.hash = this.info.hash;
     // As discovery.ts onInbound (past its initial refresh, which premining stands for).
     transport.on('inboundNode', (n) => table.addVerified(n, { inbound: true, live: true }));
   }
@@ -398,6 +412,11 @@ function memory(): MemorySample {
   return { heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss, total: m.heapUsed + m.external };
 }
 
+/** The process's RSS high-water mark in bytes (getrusage's ru_maxrss, which Node reports in KiB). */
+export function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 const TYPE_NAMES: Record<number, string> = PACKET_TYPE_NAMES;
 
 /** discv4 header: hash (32) + signature (65), then the packet type byte. */
@@ -506,7 +525,7 @@ function summarizeLookups(set: LookupSet): LookupSummary {
 
 export async function runSimulation(opts: SimulationOptions = {}): Promise<SimulationResult> {
   const config: Required<Omit<SimulationOptions, 'log'>> = {
-    nodes: opts.nodes ?? 10_000,
+    nodes: opts.nodes ?? 100_000,
     lookups: opts.lookups ?? 200,
     selfLookups: opts.selfLookups ?? 20,
     seed: opts.seed ?? 1,
@@ -606,10 +625,13 @@ export async function runSimulation(opts: SimulationOptions = {}): Promise<Simul
       transportPerNodeKiB: round((afterTransports.total - baseline.total) / N / 1024),
       tablePerNodeKiB: round((afterSetup.total - afterTransports.total) / N / 1024),
       afterLookupsPerNodeKiB: round((afterLookups.total - baseline.total) / N / 1024),
+      heapPerNodeKiB: round((afterSetup.heapUsed - baseline.heapUsed) / N / 1024),
       heapUsed: afterSetup.heapUsed,
       external: afterSetup.external,
       arrayBuffers: afterSetup.arrayBuffers,
       rss: afterSetup.rss,
+      peakRss: peakRss(),
+      heapLimit: getHeapStatistics().heap_size_limit,
     },
     lookups: summarizeLookups(randomSet),
     selfLookups: summarizeLookups(selfSet),

@@ -26,6 +26,7 @@
  * No I/O here beyond the small TableNet interface; time comes from a Clock.
  */
 import { keccak256 } from '../crypto';
+import { sameBytes } from '../wire/bytes';
 import { decodeRecord } from '../enr/record';
 import { isLAN, isUnspecified, Netlist } from '../transport/netutil';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
@@ -54,7 +55,16 @@ export interface NodeRecordInfo {
   record?: Uint8Array;
 }
 
-/** A node in the table (or a replacement). Fields are owned copies. */
+/**
+ * A node in the table (or a replacement). Its Buffers are never written in
+ * place (an endpoint change assigns a new one), so they are either owned
+ * copies of the caller's bytes or, when built from another TableNode,
+ * that node's Buffers, shared: a caller's views may change after the call,
+ * a TableNode's bytes never do. Sharing spares a copy and a keccak per
+ * entry when one node sits in many tables (the simulation premines 100,000
+ * tables from one TableNode per node) and when a verified or promoted node
+ * is re-added.
+ */
 export class TableNode {
   readonly id: Buffer;
   /** keccak256(id): its place in Kademlia space. */
@@ -71,14 +81,20 @@ export class TableNode {
   revalList?: 'fast' | 'slow';
 
   constructor(n: NodeRecordInfo) {
-    this.id = Buffer.from(n.id);
-    this.hash = keccak256(this.id);
-    this.ip = Buffer.from(n.ip);
+    const shared = n instanceof TableNode;
+    this.id = shared ? n.id : Buffer.from(n.id);
+    this.hash = shared ? n.hash : keccak256(this.id);
+    this.ip = shared ? n.ip : Buffer.from(n.ip);
     this.udpPort = n.udpPort;
     this.tcpPort = n.tcpPort;
     this.seq = n.seq ?? 0n;
-    if (n.record !== undefined) this.record = Buffer.from(n.record);
+    if (n.record !== undefined) this.record = shared ? n.record : Buffer.from(n.record);
   }
+}
+
+/** keccak256(id) of a node, reusing a TableNode's hash instead of hashing again. */
+function hashOf(n: NodeRecordInfo): Buffer {
+  return n instanceof TableNode ? n.hash : keccak256(n.id);
 }
 
 /** What the table needs from the network. */
@@ -193,7 +209,7 @@ export class Table {
 
   getNode(id: Uint8Array): TableNode | undefined {
     const hash = keccak256(id);
-    return this.bucketOf(hash).entries.find((n) => n.id.equals(id));
+    return this.bucketOf(hash).entries.find((n) => sameBytes(n.id, id));
   }
 
   get size(): number {
@@ -279,11 +295,11 @@ export class Table {
    * bucket keeps it as a replacement.
    */
   addVerified(info: NodeRecordInfo, opts: { inbound?: boolean; live?: boolean } = {}): boolean {
-    if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return false;
+    if (this.closed || sameBytes(this.selfId, info.id) || !validEndpoint(info)) return false;
     if (!this.admits(info.ip) || !this.admitsNode(info)) return false;
-    const hash = keccak256(info.id);
+    const hash = hashOf(info);
     const b = this.bucketOf(hash);
-    const existing = b.entries.find((n) => n.id.equals(info.id));
+    const existing = b.entries.find((n) => sameBytes(n.id, info.id));
     if (existing !== undefined) {
       this.bump(b, existing, info, opts.inbound === true ? 'node' : 'hearsay');
       return false;
@@ -308,12 +324,12 @@ export class Table {
    * full it waits among the replacements, to be pinged when promoted.
    */
   addFound(info: NodeRecordInfo): void {
-    if (this.closed || this.selfId.equals(info.id) || !validEndpoint(info)) return;
+    if (this.closed || sameBytes(this.selfId, info.id) || !validEndpoint(info)) return;
     // Checked before the verification ping: we never send to such nodes either.
     if (!this.admits(info.ip) || !this.admitsNode(info)) return;
-    const hash = keccak256(info.id);
+    const hash = hashOf(info);
     const b = this.bucketOf(hash);
-    if (b.entries.some((n) => n.id.equals(info.id))) return;
+    if (b.entries.some((n) => sameBytes(n.id, info.id))) return;
     if (b.entries.length >= this.bucketSize) {
       this.addReplacement(b, new TableNode(info));
       return;
@@ -369,7 +385,7 @@ export class Table {
   private insert(b: Bucket, n: TableNode): void {
     n.addedAtMs = this.clock.now();
     b.entries.push(n);
-    const r = b.replacements.findIndex((x) => x.id.equals(n.id));
+    const r = b.replacements.findIndex((x) => sameBytes(x.id, n.id));
     if (r >= 0) {
       this.removeIP(b, b.replacements[r].ip);
       b.replacements.splice(r, 1);
@@ -380,7 +396,7 @@ export class Table {
   }
 
   private addReplacement(b: Bucket, n: TableNode): void {
-    const i = b.replacements.findIndex((x) => x.id.equals(n.id));
+    const i = b.replacements.findIndex((x) => sameBytes(x.id, n.id));
     if (i >= 0) {
       // Newest first: a node we hear about again moves to the front.
       const [old] = b.replacements.splice(i, 1);
@@ -430,7 +446,7 @@ export class Table {
   remove(id: Uint8Array): boolean {
     const hash = keccak256(id);
     const b = this.bucketOf(hash);
-    const i = b.entries.findIndex((n) => n.id.equals(id));
+    const i = b.entries.findIndex((n) => sameBytes(n.id, id));
     if (i < 0) return false;
     const [n] = b.entries.splice(i, 1);
     this.removeIP(b, n.ip);
@@ -458,8 +474,7 @@ export class Table {
 
   /** Records a findnode outcome (geth handleTrackRequest): drop nodes past 5 consecutive failures when the bucket can spare them. */
   trackFindnode(n: TableNode | NodeRecordInfo, fails: number): void {
-    const hash = n instanceof TableNode ? n.hash : keccak256(n.id);
-    const b = this.bucketOf(hash);
+    const b = this.bucketOf(hashOf(n));
     if (fails >= 5 && b.entries.length >= this.bucketSize / 4) this.remove(n.id);
   }
 

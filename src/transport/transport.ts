@@ -33,6 +33,7 @@ import {
   writePongRaw,
 } from '../wire/encode';
 import { ipToString, toIpBytes } from '../wire/ip';
+import { equalAt } from '../wire/bytes';
 import { readBigUint } from '../wire/rlp';
 import { Endpoint, HEAD_SIZE, NODE_ID_SIZE, Packet, PACKET_TYPE_NAMES, PacketType, PING_VERSION } from '../wire/types';
 import { BondRecord, BondStore, MemoryBondStore } from './bonds';
@@ -221,12 +222,6 @@ export interface TransportEvents {
 
 /** Event and stats names by packet type, as an array for the hot path. */
 const TYPE_NAMES = ['', ...[1, 2, 3, 4, 5, 6].map((t) => PACKET_TYPE_NAMES[t as PacketType])] as Array<keyof TransportEvents | ''>;
-
-/** a[aOff, aOff+len) == b[bOff, bOff+len), without making views. */
-function equalAt(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
-  for (let i = 0; i < len; i++) if (a[aOff + i] !== b[bOff + i]) return false;
-  return true;
-}
 
 /** One packet type's verify ("may we act on it?", counting the drop if not) and handle (its effects), as geth's wrapPacket. */
 interface PacketHandler {

@@ -19,6 +19,7 @@ describe('simulation', () => {
     const nodes = createNodes(net, Array.from({ length: 300 }, () => generatePrivateKey()), { random });
     try {
       premine(nodes, random, 16, 10);
+      const byId = new Map(nodes.map((n) => [n.transport.nodeId.toString('hex'), n]));
       for (const n of nodes) {
         // Brute force: how many nodes of the network fall in each of n's buckets.
         const inBucket = new Array<number>(17).fill(0);
@@ -27,6 +28,11 @@ describe('simulation', () => {
           assert.equal(b.entries.length, Math.min(16, inBucket[i]), `node ${n.index} bucket ${i}`);
           assert.equal(b.replacements.length, Math.min(10, Math.max(0, inBucket[i] - 16)), `node ${n.index} bucket ${i} replacements`);
           for (const e of b.entries) assert.equal(n.table.bucketIndex(e.hash), i);
+          // Entries share the node's Buffers (what lets 100,000 tables fit), never its TableNode.
+          for (const e of [...b.entries, ...b.replacements]) {
+            const owner = byId.get(e.id.toString('hex'))!;
+            assert.ok(e.id === owner.info.id && e.hash === owner.hash && e.ip === owner.info.ip && e !== owner.info);
+          }
         });
       }
     } finally {
@@ -48,6 +54,9 @@ describe('simulation', () => {
     for (const [reason, count] of Object.entries(r.protocol.drops)) assert.equal(count, 0, `drops.${reason}`);
     assert.equal(r.perLookup.length, 20);
     assert.ok(Number.isFinite(r.memory.perNodeKiB), 'memory is measured (approximately without --expose-gc)');
+    assert.ok(Number.isFinite(r.memory.heapPerNodeKiB));
+    assert.ok(r.memory.peakRss >= r.memory.rss, 'the peak RSS is a high-water mark, at least the RSS after setup');
+    assert.ok(r.memory.heapLimit > r.memory.heapUsed);
   });
 
   it('lets three nodes that know only a bootnode find each other', async () => {

@@ -96,6 +96,32 @@ describe('Table', () => {
     assert.equal(table.buckets[16].replacements.length, 5);
   });
 
+  it('copies a caller\'s bytes but shares the Buffers of a TableNode it is given (never written in place)', () => {
+    const a = makeTable().table;
+    const b = makeTable().table;
+    const [id] = idsInBucket(a, 16, 1);
+    const ip = freshIp();
+    a.addVerified(info(id, ip));
+    const inA = a.getNode(id)!;
+    // A caller's view may be reused after the call: the table kept a copy.
+    assert.notEqual(inA.id, id);
+    ip.fill(0);
+    assert.notDeepEqual(inA.ip, ip);
+    // Another table adding that TableNode shares its bytes and its hash, in the right bucket.
+    b.addVerified(inA);
+    const inB = b.getNode(id)!;
+    assert.notEqual(inB, inA, 'each table has its own entry (liveness, revalidation)');
+    assert.equal(inB.id, inA.id);
+    assert.equal(inB.hash, inA.hash);
+    assert.equal(inB.ip, inA.ip);
+    assert.equal(b.bucketIndex(inB.hash), b.buckets.findIndex((bk) => bk.entries.includes(inB)));
+    // An endpoint change assigns a new ip Buffer: the other table's entry keeps its endpoint.
+    b.addVerified(info(id, Buffer.from([45, 9, 9, 9]), 4444), { inbound: true });
+    assert.deepEqual(inB.ip, Buffer.from([45, 9, 9, 9]));
+    assert.notDeepEqual(inA.ip, Buffer.from([45, 9, 9, 9]));
+    assert.equal(inA.udpPort, 30303);
+  });
+
   it('never adds itself', () => {
     const { table, selfId } = makeTable();
     assert.equal(table.addVerified(info(selfId)), false);
