@@ -489,6 +489,14 @@ export class Discovery extends EventEmitter {
     return formatEnode(this.nodeId, ip ?? ipToBytes(a.address), 0, a.port);
   }
 
+  /** Changes which nodes that ping us enter the table (the `inboundNodes` option) while running. */
+  setInboundNodes(mode: 'afterRefresh' | 'always' | 'never'): void {
+    if (mode !== 'afterRefresh' && mode !== 'always' && mode !== 'never') {
+      throw new InvalidArgumentError(`inboundNodes must be 'afterRefresh', 'always' or 'never' (got ${String(mode)})`);
+    }
+    this.inboundNodes = mode;
+  }
+
   private onInbound(n: VerifiedNode): void {
     this.emitAlive(n);
     // geth addInboundNode: not while the table is still initialising, so a

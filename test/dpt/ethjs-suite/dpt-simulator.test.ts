@@ -5,13 +5,14 @@
  * run and must not throw, or the test fails (upstream passes silently).
  */
 import * as assert from 'node:assert/strict';
-import { destroyCreated, freePort, freePortRange, guardDns, IMPLS, test } from './harness';
+import { destroyCreated, freePort, freePortRange, guardDns, IMPLS, testFor } from './harness';
 import type { DnsGuard, SuiteDPT } from './harness';
 import { testData } from './testdata';
 import { makeUtil } from './util';
 
 for (const impl of IMPLS) {
   const util = makeUtil(impl);
+  const test = testFor(impl);
 
   describe(`ethjs suite: DPT simulator tests (${impl.name})`, () => {
     let guard: DnsGuard;

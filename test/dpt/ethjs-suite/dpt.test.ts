@@ -5,7 +5,7 @@
  * checked (vi.fn / vi.spyOn replaced by the harness's resolvingFn / spyOn).
  */
 import * as assert from 'node:assert/strict';
-import { destroyCreated, guardDns, IMPLS, resolvingFn, restoreAllMocks, spyOn, test } from './harness';
+import { destroyCreated, guardDns, IMPLS, resolvingFn, restoreAllMocks, spyOn, testFor } from './harness';
 import type { DnsGuard } from './harness';
 
 const hexToBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex'));
@@ -17,7 +17,9 @@ interface PeerInfo {
   tcpPort?: number | null;
 }
 
-for (const { name, DPT } of IMPLS) {
+for (const impl of IMPLS) {
+  const { name, DPT } = impl;
+  const test = testFor(impl);
   describe(`ethjs suite: DPT (${name})`, () => {
     let guard: DnsGuard;
     before(async () => {
