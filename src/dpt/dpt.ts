@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { keccak256, nodeIdFromPrivateKey } from '../crypto';
-import { DiscError } from '../errors';
+import { DiscError, InvalidArgumentError } from '../errors';
 import { Discovery } from '../node/discovery';
 import type { NodeRecordInfo, TableNode } from '../table/table';
 import { toIpBytes } from '../wire/ip';
@@ -367,6 +367,9 @@ export class DPT {
    * here for code that calls it. Failures are 'error' events.
    */
   _onKBucketPing(oldPeers: PeerInfo[], newPeer: PeerInfo): void {
+    if (!Array.isArray(oldPeers) || newPeer === null || typeof newPeer !== 'object') {
+      throw new InvalidArgumentError('_onKBucketPing: oldPeers must be an array of PeerInfo, newPeer a PeerInfo');
+    }
     if (this.destroyed || this.banlist.has(newPeer)) return;
     const pings = oldPeers.map((peer) =>
       this.server.ping(peer).then(

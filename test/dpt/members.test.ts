@@ -66,6 +66,13 @@ describe('DPT: ethjs protected members (discv4-native)', function () {
     assert.equal(ours(a)._banlist.has(old), true);
   });
 
+  it('_onKBucketPing rejects malformed arguments with a typed error', async () => {
+    const a = await startDpt(OURS);
+    for (const [old, peer] of [[null, {}], [[], null], ['x', {}]] as const) {
+      assert.throws(() => ours(a)._onKBucketPing(old as never, peer as never), (e: unknown) => e instanceof DiscError && e.code === 'INVALID_ARGUMENT');
+    }
+  });
+
   it('_onKBucketPing leaves the table alone when every old peer answers (no ban for the newcomer)', async () => {
     const a = await startDpt(OURS);
     const b = await startDpt(OURS);
