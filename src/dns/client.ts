@@ -89,7 +89,7 @@ export interface DnsStats {
 
 export class DNS {
   readonly stats: DnsStats = { lookups: 0, cacheHits: 0, searches: 0, errors: {} };
-  private readonly resolve: TxtResolver;
+  private resolve: TxtResolver;
   private readonly cache: TtlLru<TreeEntry>;
   private readonly timeoutMs: number;
 
@@ -102,6 +102,17 @@ export class DNS {
     if (!(this.timeoutMs > 0 && Number.isFinite(this.timeoutMs))) throw new InvalidArgumentError('timeoutMs must be > 0');
     this.cache = new TtlLru(cacheSize, cacheTtlMs, options.now ?? Date.now);
     this.resolve = options.resolver ?? systemResolver(options.dnsServerAddress, this.timeoutMs);
+  }
+
+  /**
+   * ethjs's test hook: TXT lookups go to `mock.resolve(name, 'TXT')` from
+   * now on. Unlike ethjs's (which replaces `dns.promises.resolve` for the
+   * whole process) it changes this client only.
+   */
+  __setNativeDNSModuleResolve(mock: { resolve: (name: string, rrtype: 'TXT') => string[][] | Promise<string[][]> }): void {
+    const resolve = (mock as { resolve?: unknown } | null)?.resolve;
+    if (typeof resolve !== 'function') throw new InvalidArgumentError('__setNativeDNSModuleResolve: mock.resolve must be a function');
+    this.resolve = async (name) => (resolve as (n: string, t: 'TXT') => string[][] | Promise<string[][]>).call(mock, name, 'TXT');
   }
 
   /** Entries in the cache now (at most `cacheSize`). */

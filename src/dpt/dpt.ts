@@ -19,7 +19,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { keccak256, nodeIdFromPrivateKey } from '../crypto';
-import { DiscError } from '../errors';
+import { DiscError, InvalidArgumentError } from '../errors';
 import { Discovery } from '../node/discovery';
 import type { NodeRecordInfo, TableNode } from '../table/table';
 import { toIpBytes } from '../wire/ip';
@@ -49,7 +49,7 @@ export class DPT {
   private readonly server: Server;
   private readonly banlist = new BanList();
   private readonly dns: DNS;
-  private readonly shouldFindNeighbours: boolean;
+  private findNeighbours: boolean;
   private readonly shouldGetDnsPeers: boolean;
   private readonly dnsRefreshQuantity: number;
   private readonly dnsNetworks: string[];
@@ -73,7 +73,7 @@ export class DPT {
   constructor(privateKey: Uint8Array, options: DPTOptions = {}) {
     this.privateKey = Buffer.from(privateKey);
     this.id = new Uint8Array(nodeIdFromPrivateKey(this.privateKey));
-    this.shouldFindNeighbours = options.shouldFindNeighbours ?? true;
+    this.findNeighbours = options.shouldFindNeighbours ?? true;
     this.shouldGetDnsPeers = options.shouldGetDnsPeers ?? false;
     this.dnsRefreshQuantity = Math.floor((options.dnsRefreshQuantity ?? 25) / 2);
     this.dnsNetworks = options.dnsNetworks ?? [];
@@ -99,7 +99,7 @@ export class DPT {
     this.server.events.once('close', () => this.events.emit('close'));
     this.server.events.on('error', (err) => this.events.emit('error', err));
     this.server.events.on('peers', (peers: PeerInfo[]) => {
-      if (this.shouldFindNeighbours) this._addPeerBatch(peers);
+      if (this.findNeighbours) this._addPeerBatch(peers);
     });
     const refreshMs = Math.floor((options.refreshInterval ?? 60_000) / 10);
     this.refreshTimer = setInterval(() => {
@@ -145,13 +145,14 @@ export class DPT {
         tcpPort: ep?.tcpPort ?? 0,
         refreshOnStart: false,
         refreshIntervalMs: 0,
-        inboundNodes: this.shouldFindNeighbours ? 'always' : 'never',
+        inboundNodes: this.findNeighbours ? 'always' : 'never',
         table: { admitNode: (id) => !this.banlist.has(id) },
         transportFactory: async (cfg) => {
           const closest = cfg.closest!;
           this.server.setClosest((hash, count) => {
             if (!this.confirmedOnly()) return closest(hash, count);
-            return this.discovery?.table.closest(hash, this.discovery.table.size, { preferLive: true }).filter((n) => this.confirmedPeers.has(bytesToUnprefixedHex(n.id))).slice(0, count) ?? [];
+            const accept = (n: TableNode) => this.confirmedPeers.has(bytesToUnprefixedHex(n.id));
+            return this.discovery?.table.closest(hash, count, { preferLive: true, accept }) ?? [];
           });
           return transport;
         },
@@ -161,6 +162,8 @@ export class DPT {
         throw new DiscError('CLOSED', 'Server already destroyed');
       }
       this.discovery = d;
+      // _shouldFindNeighbours may have changed while the service started.
+      d.setInboundNodes(this.findNeighbours ? 'always' : 'never');
       d.on('nodeAdded', (n: TableNode) => this.onNodeAdded(n));
       d.on('nodeRemoved', (n: TableNode) => this.onNodeRemoved(n));
       d.on('nodeAlive', (n: NodeRecordInfo) => this.onNodeAlive(n));
@@ -199,7 +202,7 @@ export class DPT {
 
   /** A node answered our ping: announce it once ('peer:new') unless the table already has it. */
   private onNodeAlive(n: NodeRecordInfo): void {
-    if (!this.shouldFindNeighbours || this.destroyed) return;
+    if (!this.findNeighbours || this.destroyed) return;
     const hex = bytesToUnprefixedHex(n.id);
     if (this.index.has(hex) || this.banlist.has(n.id)) return;
     const now = Date.now();
@@ -228,7 +231,7 @@ export class DPT {
       this.events.emit('error', err as Error);
       return;
     }
-    if (this.shouldFindNeighbours) void this.lookup(this.id);
+    if (this.findNeighbours) void this.lookup(this.id);
   }
 
   /**
@@ -335,7 +338,7 @@ export class DPT {
   /** One refresh round: a lookup of a random id, then DNS peers if enabled. */
   async refresh(): Promise<void> {
     if (this.destroyed) return;
-    if (this.shouldFindNeighbours && this.discovery !== undefined && this.discovery.table.size > 0) {
+    if (this.findNeighbours && this.discovery !== undefined && this.discovery.table.size > 0) {
       await this.lookup(randomBytes(64));
     }
     if (this.shouldGetDnsPeers) this._addPeerBatch(await this.getDnsPeers());
@@ -353,6 +356,74 @@ export class DPT {
       this.batchTimers.add(t);
       ms += BATCH_SPACING_MS;
     }
+  }
+
+  /**
+   * ethjs's k-bucket 'ping' handler, public in 10.0: `oldPeers` (contacts of
+   * a full bucket) are pinged; each that does not answer is banned for 5
+   * minutes and removed, and if any was, `newPeer` is added (pinged first,
+   * as every addPeer). If all answer, nothing changes: unlike ethjs the
+   * newcomer is not banned for being late (README difference table). Our
+   * table never calls this (it keeps replacements and revalidates); it is
+   * here for code that calls it. Failures are 'error' events.
+   */
+  _onKBucketPing(oldPeers: PeerInfo[], newPeer: PeerInfo): void {
+    if (!Array.isArray(oldPeers) || newPeer === null || typeof newPeer !== 'object') {
+      throw new InvalidArgumentError('_onKBucketPing: oldPeers must be an array of PeerInfo, newPeer a PeerInfo');
+    }
+    if (this.destroyed || this.banlist.has(newPeer)) return;
+    const pings = oldPeers.map((peer) =>
+      this.server.ping(peer).then(
+        () => true,
+        () => {
+          this.banlist.add(peer, FAILED_PING_BAN_MS);
+          this.removePeer(peer);
+          return false;
+        },
+      ),
+    );
+    void Promise.all(pings).then((answered) => {
+      if (this.destroyed || answered.every(Boolean)) return;
+      this.addPeer(newPeer).catch((err: Error) => this.events.emit('error', err));
+    });
+  }
+
+  // ------------------------------------------------------------ ethjs's protected members
+
+  /** ethjs's `_server`: the UDP server (ours; read-only: the table and lookups run on its transport). */
+  get _server(): Server {
+    return this.server;
+  }
+
+  set _server(_replacement: unknown) {
+    throw new DiscError(
+      'UNSUPPORTED',
+      "DPT._server cannot be replaced: discv4-native's table and lookups run on its transport (README: Replacing @ethereumjs/devp2p's DPT)",
+    );
+  }
+
+  /** ethjs's `_banlist`: peers banned by banPeer or a failed ping (by id and address:tcpPort). */
+  get _banlist(): BanList {
+    return this.banlist;
+  }
+
+  /** ethjs's `_dns`: the EIP-1459 client getDnsPeers uses. */
+  get _dns(): DNS {
+    return this.dns;
+  }
+
+  /**
+   * ethjs's `_shouldFindNeighbours`; setting it takes effect at once: lookups
+   * on bootstrap/refresh, neighbours answers used, nodes that ping us
+   * admitted to the table, 'peer:new' for them.
+   */
+  get _shouldFindNeighbours(): boolean {
+    return this.findNeighbours;
+  }
+
+  set _shouldFindNeighbours(on: boolean) {
+    this.findNeighbours = Boolean(on);
+    this.discovery?.setInboundNodes(this.findNeighbours ? 'always' : 'never');
   }
 
   // ------------------------------------------------------------ ours

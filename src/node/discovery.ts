@@ -271,7 +271,7 @@ export class Discovery extends EventEmitter {
   private readonly prediction: EndpointPrediction;
   private readonly bootnodes: NodeRecordInfo[];
   private readonly refreshIntervalMs: number;
-  private readonly inboundNodes: 'afterRefresh' | 'always' | 'never';
+  private inboundNodes: 'afterRefresh' | 'always' | 'never';
   private readonly clock: Clock;
   /** Wall clock (ms) for the times known nodes were seen. */
   private readonly now: () => number;
@@ -470,6 +470,14 @@ export class Discovery extends EventEmitter {
     return formatEnode(this.nodeId, ip ?? ipToBytes(a.address), 0, a.port);
   }
 
+  /** Changes which nodes that ping us enter the table (the `inboundNodes` option) while running. */
+  setInboundNodes(mode: 'afterRefresh' | 'always' | 'never'): void {
+    if (mode !== 'afterRefresh' && mode !== 'always' && mode !== 'never') {
+      throw new InvalidArgumentError(`inboundNodes must be 'afterRefresh', 'always' or 'never' (got ${String(mode)})`);
+    }
+    this.inboundNodes = mode;
+  }
+
   private onInbound(n: VerifiedNode): void {
     this.emitAlive(n);
     // geth addInboundNode: not while the table is still initialising, so a
@@ -608,11 +616,7 @@ export class Discovery extends EventEmitter {
   /** A lookup object (run() / async iteration) over the table's closest nodes. */
   newLookup(target: Uint8Array, opts: LookupOptions = {}): Lookup {
     const targetHash = keccak256(target);
-    const filter = opts.seedFilter;
-    const seeds =
-      filter === undefined
-        ? this.table.closest(targetHash, K)
-        : this.table.closest(targetHash, this.table.size).filter(filter).slice(0, K);
+    const seeds = this.table.closest(targetHash, K, { accept: opts.seedFilter });
     return new Lookup({
       target,
       seeds,
