@@ -26,6 +26,7 @@ import { toIpBytes } from '../wire/ip';
 import { DNS } from '../dns';
 import { BanList } from './ban-list';
 import { KBucket } from './kbucket';
+import { KBucketView } from './kbucket-view';
 import { peerInfoOf, Server } from './server';
 import { DPTEvent, DPTOptions, Events, PeerInfo } from './types';
 import { bytesToUnprefixedHex } from './util';
@@ -44,6 +45,7 @@ const CLOSEST = 16;
 
 export class DPT {
   readonly events = new Events<DPTEvent>();
+  private kbucketView?: KBucketView;
   readonly id: Uint8Array;
   private readonly privateKey: Buffer;
   private readonly server: Server;
@@ -400,6 +402,12 @@ export class DPT {
       'UNSUPPORTED',
       "DPT._server cannot be replaced: discv4-native's table and lookups run on its transport (README: Replacing @ethereumjs/devp2p's DPT)",
     );
+  }
+
+  /** ethjs's `_kbucket`: its KBucket API over this DPT's peers (one table: ours). */
+  get _kbucket(): KBucketView {
+    this.kbucketView ??= new KBucketView(this);
+    return this.kbucketView;
   }
 
   /** ethjs's `_banlist`: peers banned by banPeer or a failed ping (by id and address:tcpPort). */

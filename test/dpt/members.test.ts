@@ -1,6 +1,6 @@
 /**
  * The protected members of ethjs's DPT that applications read, on ours:
- * `_banlist`, `_dns`, `_server`, `_shouldFindNeighbours`, `_onKBucketPing`.
+ * `_banlist`, `_dns`, `_server`, `_kbucket`, `_shouldFindNeighbours`, `_onKBucketPing`.
  * Every node is on 127.0.0.1; waits are bounded.
  */
 import * as assert from 'node:assert/strict';
@@ -26,6 +26,28 @@ describe('DPT: ethjs protected members (discv4-native)', function () {
     assert.equal(ours(a)._banlist.has(peer), true);
     ours(a)._banlist.delete(peer);
     assert.equal(hex((await a.dpt.addPeer(b.info)).id), hex(b.dpt.id));
+  });
+
+  it("_kbucket reads, adds and removes this DPT's peers with ethjs's KBucket API, and reports added/removed", async () => {
+    const a = await startDpt(OURS);
+    const b = await startDpt(OURS);
+    const c = await startDpt(OURS);
+    const kb = ours(a)._kbucket;
+    assert.equal(ours(a)._kbucket, kb, 'one view');
+    const added: string[] = [];
+    const removed: string[] = [];
+    kb.events.on('added', (p) => added.push(hex(p.id!)));
+    kb.events.on('removed', (p) => removed.push(hex(p.id!)));
+    await a.dpt.addPeer(b.info);
+    assert.deepEqual(kb.getAll().map((p) => hex(p.id!)), [hex(b.dpt.id)]);
+    assert.equal(hex(kb.get(b.dpt.id!)!.id!), hex(b.dpt.id));
+    assert.equal(hex(kb.closest(c.dpt.id!)[0].id!), hex(b.dpt.id));
+    kb.add(c.info);
+    assert.ok(await until(() => kb.get(c.dpt.id!) !== null, 3000), 'add() verifies, then the peer is in');
+    kb.remove(b.dpt.id!);
+    assert.equal(kb.get(b.dpt.id!), null);
+    assert.deepEqual(added, [hex(b.dpt.id), hex(c.dpt.id)]);
+    assert.deepEqual(removed, [hex(b.dpt.id)]);
   });
 
   it('_server is the bound Server; assigning it throws a typed UNSUPPORTED error', async () => {
