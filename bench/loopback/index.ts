@@ -328,7 +328,10 @@ export class ServerProc {
       const sc = args.scale;
       argv.push('--bucket-size', String(sc.bucketSize), '--known', String(sc.known), '--fork-filter', sc.forkFilter, '--full-buckets', String(sc.fullBuckets));
     }
-    const child = spawn(process.execPath, ['--expose-gc', '--import', tsxLoader, ...argv], {
+    // LOOPBACK_SERVER_NODE_ARGS: extra node flags for the child, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'
+    // (NODE_OPTIONS refuses --cpu-prof; the profile is written when the child exits on 'exit').
+    const nodeArgs = (process.env.LOOPBACK_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', tsxLoader, ...argv], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
