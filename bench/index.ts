@@ -2,7 +2,7 @@
  * `npm run bench` — the project's scoreboard (issue #9).
  *
  *   npm run bench              full run: 3 repeats of everything (under 10 minutes)
- *   npm run bench -- --quick   smoke run: 1 repeat, short phases (under 60 s)
+ *   npm run bench -- --quick   smoke run: 1 repeat, short phases (~75 s, ~20 s of it the scale cases)
  *
  * Options: --loopback=<ids> picks the loopback subjects (default
  * ours-1t,ours-mt,ethjs; also ours-dgram, ours-dpt); --client-socket=dgram
