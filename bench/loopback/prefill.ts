@@ -113,7 +113,11 @@ export function prefillTable(
 }
 
 /** `count` known-node infos (random ids, 10.x addresses from `firstIndex`, records as above). */
-export function* knownInfos(count: number, pool: RecordPool, firstIndex: number): Generator<NodeRecordInfo & { record: Buffer }> {
+export function* knownInfos(
+  count: number,
+  pool: RecordPool,
+  firstIndex: number,
+): Generator<{ id: Buffer; ip: Buffer; udpPort: number; tcpPort: number; seq: bigint; record: Buffer }> {
   for (let i = 0; i < count; i++) {
     const n = firstIndex + i;
     yield { id: randomBytes(64), ip: lanIp(n), udpPort: 30303, tcpPort: 30303, seq: 1n, record: recordFor(pool, n).record };

@@ -27,6 +27,8 @@ export interface ScaleReady {
   /** Entries per bucket, bucket 0 first. */
   perBucket: number[];
   knownNodes: number;
+  /** Nodes in its (in-memory) node DB: the table's and the known ones. */
+  dbNodes: number;
   /** Random ids hashed to fill the table. */
   candidates: number;
   prefillSec: number;

@@ -163,7 +163,7 @@ async function runCase(c: ScaleCase, client: LoopbackClient, plan: Plan, log: (s
       res.prefill = p;
       log(
         `[scale] ${c.label}: table ${fmtInt(p.tableEntries)} entries (per bucket ${p.perBucket.join(',')}; ${fmtInt(p.candidates)} random ids tried), ` +
-          `records ours/other/no-eth ${p.forkClasses.ours}/${p.forkClasses.other}/${p.forkClasses.unknown}, known ${fmtInt(p.knownNodes)}, prefilled in ${p.prefillSec.toFixed(1)} s`,
+          `records ours/other/no-eth ${p.forkClasses.ours}/${p.forkClasses.other}/${p.forkClasses.unknown}, known ${fmtInt(p.knownNodes)}, DB ${fmtInt(p.dbNodes)} nodes, prefilled in ${p.prefillSec.toFixed(1)} s`,
       );
     }
     const w = await client.warmup();

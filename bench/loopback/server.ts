@@ -243,7 +243,10 @@ async function startOursScale(args: ServerArgs): Promise<RunningNode> {
   const sc = args.scale;
   if (sc === undefined) throw new Error('ours-scale needs --bucket-size, --known, --fork-filter');
   const t0 = performance.now();
-  const db = await NodeDB.open(null);
+  // The prefill writes ~110,000 nodes in one synchronous go; with the default
+  // bound on queued writes the DB would drop most of them (a bootnode's DB,
+  // filled over days, never meets that bound), so it is lifted here.
+  const db = await NodeDB.open(null, { maxPendingWrites: Number.MAX_SAFE_INTEGER });
   const d = await Discovery.start({
     privateKey: generatePrivateKey(),
     address: ADDRESS,
@@ -273,10 +276,11 @@ async function startOursScale(args: ServerArgs): Promise<RunningNode> {
     const now = Date.now();
     const missing = Math.max(0, sc.known - known.size);
     for (const n of knownInfos(missing, pool, filled.entries)) {
-      db.putNode({ ...n, ip: n.ip as Buffer, id: n.id as Buffer, lastPingSentMs: now, lastPongReceivedMs: now, findFails: 0 });
+      db.putNode({ ...n, lastPingSentMs: now, lastPongReceivedMs: now, findFails: 0 });
       known.add(n, now);
     }
   }
+  await db.flush();
   // The fork filter caches each node's class: a bootnode that has answered
   // for a while has it for every table entry (the first look decodes and
   // verifies the record, ~50 µs). Known nodes are looked at only when the
@@ -287,6 +291,7 @@ async function startOursScale(args: ServerArgs): Promise<RunningNode> {
     tableEntries: filled.entries,
     perBucket: filled.perBucket,
     knownNodes: known?.size ?? 0,
+    dbNodes: db.size,
     candidates: filled.candidates,
     prefillSec: (performance.now() - t0) / 1000,
     forkClasses: filled.forkClasses,
