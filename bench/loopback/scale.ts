@@ -166,9 +166,17 @@ async function runCase(c: ScaleCase, client: LoopbackClient, plan: Plan, log: (s
           `records ours/other/no-eth ${p.forkClasses.ours}/${p.forkClasses.other}/${p.forkClasses.unknown}, known ${fmtInt(p.knownNodes)}, DB ${fmtInt(p.dbNodes)} nodes, prefilled in ${p.prefillSec.toFixed(1)} s`,
       );
     }
-    const w = await client.warmup();
+    let w = await client.warmup();
+    if (w.bondedKeys < w.keys) {
+      // A findnode from an unbonded key is dropped: each would cost its socket a 1 s timeout.
+      log(`[scale] ${c.label}: ${w.bondedKeys}/${w.keys} keys bonded, bonding again`);
+      w = await client.warmup();
+    }
     res.warmup = w;
-    if (w.bondedKeys < w.keys) log(`[scale] ${c.label}: only ${w.bondedKeys}/${w.keys} keys bonded (findnodes from the others go unanswered, counted lost)`);
+    log(
+      `[scale] ${c.label} warm-up: ${w.keysPonged}/${w.keys} keys answered, ${w.bondedKeys}/${w.keys} bonded after ${w.verifyRounds} check round(s) (${w.ms.toFixed(0)} ms)` +
+        (w.bondedKeys < w.keys ? ': findnodes from the others go unanswered, counted lost' : ''),
+    );
     for (let r = 1; r <= plan.repeats; r++) {
       const iv = new Interval(server);
       const counts = await client.runFindnode({ window: WINDOW, warmupMs: plan.warmupMs, measureMs: plan.measureMs, onStart: iv.onStart, onEnd: iv.onEnd });
@@ -197,7 +205,8 @@ async function runCase(c: ScaleCase, client: LoopbackClient, plan: Plan, log: (s
     if (end.transport) res.transportEnd = end.transport;
     log(
       `[scale] ${c.label} server: RSS ${(end.rssKb / 1024).toFixed(0)} MiB (peak ${(end.maxRssKb / 1024).toFixed(0)} MiB)` +
-        (end.heapUsedAfterGc !== null ? `, heap after gc ${fmtMiB(end.heapUsedAfterGc)}` : ''),
+        (end.heapUsedAfterGc !== null ? `, heap after gc ${fmtMiB(end.heapUsedAfterGc)}` : '') +
+        (end.transport ? `, transport drops ${fmtDrops(end.transport.drops)}` : ''),
     );
   } catch (err) {
     res.error = (err as Error).message;
@@ -216,6 +225,11 @@ async function runCase(c: ScaleCase, client: LoopbackClient, plan: Plan, log: (s
   res.medianServerCpuCores = medianOrNull(res.runs.map((r) => r.serverCpuCores));
   res.durationSec = (Date.now() - started) / 1000;
   return res;
+}
+
+function fmtDrops(drops: Record<string, number>): string {
+  const nonzero = Object.entries(drops).filter(([, v]) => v > 0);
+  return nonzero.length ? nonzero.map(([k, v]) => `${k}=${v}`).join(' ') : 'none';
 }
 
 /** The acceptance per fork filter: big vs small answers/s. */
