@@ -22,6 +22,11 @@
  * Ping-backs are answered with a pong sealed (keccak + sign) by the native
  * core with the key they are for.
  *
+ * Findnode mode (bench/loopback/scale.ts): pre-signed findnodes from the
+ * bonded pure keys go out of sockets 1..W, one in flight per socket, so the
+ * neighbors packets coming back to a socket are the answer to its request;
+ * an answer is complete at 16 nodes (or a short last packet).
+ *
  * Socket kind: the addon's native socket (recvmmsg batches, synchronous
  * sends; threads: 1) by default, or Node's dgram (connected, no callback).
  */
@@ -32,7 +37,9 @@ import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DecodeStatus, PacketType, PacketView, parseBody, writeFindnodeRaw, writePingRaw, writePongRaw } from '../../src';
 import { native } from '../../src/crypto/native';
+import { BUCKET_SIZE } from '../../src/defaults';
 import { bindNative } from '../../src/transport/native-socket';
+import { MAX_NEIGHBORS_PER_PACKET } from '../../src/transport/transport';
 
 /** 2100-01-01: the pre-signed pings stay valid for the whole run. */
 export const FAR_FUTURE = 4102444800;
@@ -48,9 +55,9 @@ const REPLY_SLOTS = 1024;
 const REPLY_SLOT_SIZE = 256;
 /** Bytes per pre-signed findnode in its slab (97 header + ~75 body). */
 const FINDNODE_STRIDE = 192;
-/** A full neighbors answer (BUCKET_SIZE), and what the server puts in one packet (MAX_NEIGHBORS_PER_PACKET). */
-const ANSWER_NODES = 16;
-const NODES_PER_PACKET = 12;
+/** A full neighbors answer, and what the server puts in one packet (12: a full answer is 12 + 4). */
+const ANSWER_NODES = BUCKET_SIZE;
+const NODES_PER_PACKET = MAX_NEIGHBORS_PER_PACKET;
 
 /**
  * Fresh key j claims TCP port TAG_BASE + j % TAG_SPAN in ping.from: ethjs's

@@ -406,7 +406,7 @@ export class ServerProc {
   }
 }
 
-export class Unavailable extends Error {}
+class Unavailable extends Error {}
 
 // ------------------------------------------------------------ helpers
 

@@ -126,6 +126,12 @@ async function startOurs(args: ServerArgs): Promise<RunningNode> {
     socket = await bindDgram({ address: ADDRESS, port: args.port });
   }
   const t = new Transport({ privateKey: generatePrivateKey(), socket, ...UNLIMITED } as TransportConfig);
+  return transportNode(t, () => t.close());
+}
+
+/** One of our transports as the bench sees it (ours-dgram, ours-native, ours-scale). */
+function transportNode(t: Transport, close: () => Promise<void>): RunningNode {
+  const socket = t.socket;
   t.on('handlerError', () => undefined);
   return {
     port: socket.address().port,
@@ -140,7 +146,7 @@ async function startOurs(args: ServerArgs): Promise<RunningNode> {
     },
     recvBufferSize: () => (socket instanceof DgramPacketSocket ? recvBufOf(socket.socket) : (socket.stats().recvBufferSize ?? null)),
     extra: () => ({ transport: t.stats(), socket: socket.stats() }),
-    close: () => t.close(),
+    close,
   };
 }
 
@@ -264,8 +270,6 @@ async function startOursScale(args: ServerArgs): Promise<RunningNode> {
     fork: { network: 'mainnet', filter: sc.forkFilter },
     transport: UNLIMITED,
   });
-  const t = d.transport;
-  t.on('handlerError', () => undefined);
   const head = headAt(Date.now());
   const pool = recordPool(RECORD_KEYS, forkId(NETWORKS.mainnet, head), forkId(NETWORKS.sepolia, head));
   const filled = prefillTable(d.table, { bucketSize: sc.bucketSize, fullBuckets: sc.fullBuckets, maxCandidates: MAX_PREFILL_CANDIDATES, pool });
@@ -296,24 +300,11 @@ async function startOursScale(args: ServerArgs): Promise<RunningNode> {
     prefillSec: (performance.now() - t0) / 1000,
     forkClasses: filled.forkClasses,
   };
-  const socket = t.socket;
-  return {
-    port: socket.address().port,
-    id: t.nodeId,
-    socketKind: socket.kind,
-    threads: threadsOf(socket),
-    bonds: () => {
-      const st = t.stats();
-      return st.packetsIn.pong - st.drops.unsolicited;
-    },
-    recvBufferSize: () => socket.stats().recvBufferSize ?? null,
-    extra: () => ({ transport: t.stats(), socket: socket.stats() }),
-    close: async () => {
-      await d.close();
-      await db.close();
-    },
-    scale,
-  };
+  const node = transportNode(d.transport, async () => {
+    await d.close();
+    await db.close();
+  });
+  return { ...node, scale };
 }
 
 async function main(): Promise<void> {
