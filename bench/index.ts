@@ -2,7 +2,7 @@
  * `npm run bench` — the project's scoreboard (issue #9).
  *
  *   npm run bench              full run: 3 repeats of everything (under 10 minutes)
- *   npm run bench -- --quick   smoke run: 1 repeat, short phases (under 60 s)
+ *   npm run bench -- --quick   smoke run: 1 repeat, short phases (~75 s, ~20 s of it the scale cases)
  *
  * Options: --loopback=<ids> picks the loopback subjects (default
  * ours-1t,ours-mt,ethjs; also ours-dgram, ours-dpt); --client-socket=dgram
@@ -10,13 +10,17 @@
  *
  * Prints progress while it runs, then one table: the micro suites (encode
  * + seal and open + decode of every packet type, the crypto primitives),
- * the crypto limit, and the loopback end-to-end figures (bench/loopback:
+ * the crypto limit, the loopback end-to-end figures (bench/loopback:
  * our node with 1 and with all crypto threads, @ethereumjs/devp2p's DPT),
+ * and findnode answers of a bootnode at scale (bench/loopback/scale.ts:
+ * 1024 per bucket + 100,000 known nodes vs 16 per bucket, fork filter
+ * strict and off),
  * each median (min-max) over the repeats, beside ethjs measured in the same
  * run, with the targets marked met / MISSED.
  *
  * Writes bench/results/: micro.json (everything, the loopback run under
- * `loopback`), loopback.json (the loopback run alone), scoreboard.md (the
+ * `loopback`, the scale run under `scale`), loopback.json (the loopback run
+ * alone), scale.json (the scale run alone), scoreboard.md (the
  * table as Markdown), loopback-chart.svg (the sweep); --quick writes the
  * same files to bench/results/quick/ (git-ignored).
  */
@@ -28,6 +32,7 @@ import { sweepChartSvg } from './chart';
 import { performance } from 'node:perf_hooks';
 import { interference, startInterferenceMonitor } from './interference';
 import { clientSocketFromArgv, livePids, LoopbackResult, loopbackSummary, runLoopback, subjectsFromArgv } from './loopback';
+import { runScale, ScaleResult, scaleSummary } from './loopback/scale';
 import { microSuites, MicroSuite } from './micro';
 import { buildScoreboard, figOf, MicroStat, MICRO_TARGETS, renderMarkdown, renderText } from './scoreboard';
 import { resultsDir } from './results-dir';
@@ -113,10 +118,22 @@ async function main(): Promise<void> {
   }
   const lb = 'error' in loopback ? null : loopback;
 
+  // Issue #19: findnode answers from a bootnode-sized table and known set vs a 16-per-bucket one.
+  let scale: ScaleResult | { error: string };
+  console.log(`\n[bench] bootnode at scale (${elapsed()})`);
+  try {
+    scale = await runScale({ quick, log: (s) => console.log(s) });
+  } catch (err) {
+    console.error('[scale] failed:', err);
+    scale = { error: (err as Error).message };
+  }
+  const sc = 'error' in scale ? null : scale;
+
   const sb = buildScoreboard({
     suites,
     micro,
     loopback: lb,
+    scale: sc,
     microForeign: suites.flatMap((s) =>
       Array.from({ length: repeats }, (_, i) => ({
         what: `micro ${s.name} (repeat ${i + 1})`,
@@ -148,6 +165,7 @@ async function main(): Promise<void> {
   console.log('\nNotes:');
   for (const n of sb.notes) console.log(`- ${n}`);
   if (lb) console.log('\n' + loopbackSummary(lb));
+  if (sc) console.log('\n' + scaleSummary(sc));
 
   // Quick runs go to results/quick (git-ignored): a smoke run must not replace the tracked figures.
   const dir = resultsDir(quick);
@@ -194,9 +212,11 @@ async function main(): Promise<void> {
     notes: sb.notes,
     rows: all,
     loopback,
+    scale,
   };
   write('micro.json', JSON.stringify(result, null, 2) + '\n');
   if (lb) write('loopback.json', JSON.stringify({ date, ...lb }, null, 2) + '\n');
+  if (sc) write('scale.json', JSON.stringify({ date, ...sc }, null, 2) + '\n');
   const chartName = 'loopback-chart.svg';
   if (lb) {
     const subtitle = [

@@ -11,6 +11,7 @@
  */
 import type { MicroSuite } from './micro';
 import { fmtInt, FOREIGN_WARN_CORES, ImplResult, LoopbackResult, median, medianOrNull } from './loopback';
+import { SCALE_MAX_SLOWDOWN, type ScaleResult } from './loopback/scale';
 
 /** median (min-max) of one figure over the repeats. */
 export interface Fig {
@@ -91,6 +92,8 @@ export interface ScoreboardInput {
   suites: MicroSuite[];
   micro: MicroStat[];
   loopback: LoopbackResult | null;
+  /** The bootnode-at-scale findnode run (bench/loopback/scale.ts), when it ran. */
+  scale?: ScaleResult | null;
   /** CPU other processes used while each micro suite ran (bench/interference.ts). */
   microForeign?: Array<{ what: string; cores: number | null }>;
 }
@@ -132,7 +135,61 @@ function interferenceNote(intervals: Array<{ what: string; cores: number | null 
   );
 }
 
-export function buildScoreboard({ suites, micro, loopback, microForeign }: ScoreboardInput): Scoreboard {
+export function buildScoreboard(input: ScoreboardInput): Scoreboard {
+  const sb = buildMicroAndLoopback(input);
+  if (input.scale) {
+    const s = scalePart(input.scale);
+    sb.rows.push(...s.rows);
+    sb.notes.push(...s.notes);
+  }
+  return sb;
+}
+
+/**
+ * Issue #19's rows: per case, findnode answers/s (the 1024-per-bucket ones
+ * against their 16-per-bucket twin, < 2x slower), server CPU per answer and
+ * server RSS; a note on the table shapes and the machine's other load.
+ */
+function scalePart(r: ScaleResult): { rows: ScoreRow[]; notes: string[] } {
+  const rows: ScoreRow[] = [];
+  const figs = (xs: Array<number | null>) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? figOf(v) : null;
+  };
+  for (const c of r.cases) {
+    const tag = `${c.bucketSize}/bucket${c.known > 0 ? ` + ${fmtInt(c.known)} known` : ''}, fork ${c.forkFilter}; table ${c.prefill ? fmtInt(c.prefill.tableEntries) : '?'}`;
+    const answers = figs(c.runs.map((x) => x.answersPerSec));
+    const v = c.bucketSize > 16 ? r.verdicts.find((x) => x.forkFilter === c.forkFilter) : undefined;
+    const failed = c.error !== undefined ? `FAILED: ${c.error}` : 'no result';
+    rows.push(
+      row({
+        operation: `bootnode findnode answers/s, window ${r.window} [${tag}]`,
+        ours: answers,
+        unit: 'answers/s',
+        oursText: answers ? fmtFig(answers) : failed,
+        target: v === undefined ? null : `< ${SCALE_MAX_SLOWDOWN}x slower than 16/bucket (${v.slowdown === null ? '?' : `${v.slowdown.toFixed(2)}x`}): ${v.met === null ? 'not measured' : v.met ? 'met' : 'MISSED'}`,
+        meetsTarget: v === undefined ? null : v.met,
+      }),
+    );
+    const cpu = figs(c.runs.map((x) => x.serverCpuUsPerAnswer));
+    rows.push(row({ operation: `bootnode findnode: server CPU µs per answer [${tag}]`, ours: cpu, unit: 'µs', oursText: cpu ? fmtFig(cpu) : '-' }));
+    const rss = c.rssKb === undefined ? null : c.rssKb / 1024;
+    rows.push(row({ operation: `bootnode server RSS, MiB [${tag}]`, ours: rss === null ? null : figOf([rss]), unit: 'MiB', oursText: rss === null ? '-' : rss.toFixed(0) }));
+  }
+  const shapes = r.cases
+    .filter((c) => c.prefill)
+    .map((c) => `${c.label}: ${fmtInt(c.prefill!.tableEntries)} entries (per bucket ${c.prefill!.perBucket.join(',')}), ${fmtInt(c.prefill!.knownNodes)} known`);
+  const foreign = r.cases.flatMap((c) => c.runs.map((x) => x.foreignCpuCores)).filter((x): x is number => x !== null);
+  const notes = [
+    `Bootnode findnode (bench/loopback/scale.ts): a Discovery on 1 crypto thread, table prefilled with live entries until the top ${r.fullBuckets} buckets are full ` +
+      `(records: 75 % our fork id, 15 % another network's, 10 % without eth); ${r.window} findnodes in flight for random targets, an answer counted at 16 nodes. ` +
+      `Shapes: ${shapes.join('; ')}.` +
+      (foreign.length ? ` Other processes used ${median(foreign).toFixed(2)} cores (median) during these runs.` : ''),
+  ];
+  return { rows, notes };
+}
+
+function buildMicroAndLoopback({ suites, micro, loopback, microForeign }: ScoreboardInput): Scoreboard {
   const rows: ScoreRow[] = [];
   const notes: string[] = [];
 

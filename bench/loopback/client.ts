@@ -22,17 +22,24 @@
  * Ping-backs are answered with a pong sealed (keccak + sign) by the native
  * core with the key they are for.
  *
+ * Findnode mode (bench/loopback/scale.ts): pre-signed findnodes from the
+ * bonded pure keys go out of sockets 1..W, one in flight per socket, so the
+ * neighbors packets coming back to a socket are the answer to its request;
+ * an answer is complete at 16 nodes (or a short last packet).
+ *
  * Socket kind: the addon's native socket (recvmmsg batches, synchronous
  * sends; threads: 1) by default, or Node's dgram (connected, no callback).
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomFillSync } from 'node:crypto';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { DecodeStatus, PacketType, PacketView, parseBody, writePingRaw, writePongRaw } from '../../src';
+import { DecodeStatus, PacketType, PacketView, parseBody, writeFindnodeRaw, writePingRaw, writePongRaw } from '../../src';
 import { native } from '../../src/crypto/native';
+import { BUCKET_SIZE } from '../../src/defaults';
 import { bindNative } from '../../src/transport/native-socket';
+import { MAX_NEIGHBORS_PER_PACKET } from '../../src/transport/transport';
 
 /** 2100-01-01: the pre-signed pings stay valid for the whole run. */
 export const FAR_FUTURE = 4102444800;
@@ -46,6 +53,11 @@ const PING_STRIDE = 160;
 /** Reply pongs are written into a ring of slots: dgram may still hold one while it sends. */
 const REPLY_SLOTS = 1024;
 const REPLY_SLOT_SIZE = 256;
+/** Bytes per pre-signed findnode in its slab (97 header + ~75 body). */
+const FINDNODE_STRIDE = 192;
+/** A full neighbors answer, and what the server puts in one packet (12: a full answer is 12 + 4). */
+const ANSWER_NODES = BUCKET_SIZE;
+const NODES_PER_PACKET = MAX_NEIGHBORS_PER_PACKET;
 
 /**
  * Fresh key j claims TCP port TAG_BASE + j % TAG_SPAN in ping.from: ethjs's
@@ -155,7 +167,7 @@ export interface WarmupResult {
   verifyRounds: number;
   /** Ping-backs seen in the last verification round: 0 when every key is bonded. */
   pingBacksInLastVerify: number;
-  /** Keys the server treats as bonded (no ping-back in the last round). */
+  /** Keys the server treats as bonded: no ping-back in the last round, and no more than it answered there. */
   bondedKeys: number;
   ms: number;
 }
@@ -234,7 +246,30 @@ export interface FullPathCounts extends ClientCost {
   undrained: number;
 }
 
-type Mode = 'idle' | 'warmup' | 'window' | 'open' | 'full';
+export interface FindnodeCounts extends ClientCost {
+  /** Findnodes in flight at once (one per side socket). */
+  window: number;
+  seconds: number;
+  /** Complete answers in the measured interval: 16 nodes, or fewer ending in a short packet. */
+  answers: number;
+  answersPerSec: number;
+  /** Answers with fewer than 16 nodes (measured interval). */
+  shortAnswers: number;
+  /** Mean nodes per answer (measured interval). */
+  nodesPerAnswer: number | null;
+  /** Neighbors packets received in the measured interval. */
+  neighborsPackets: number;
+  /** Whole phase: findnodes given up after the timeout. */
+  lost: number;
+  /** Whole phase: neighbors packets for a socket with nothing in flight (late after a timeout). */
+  stray: number;
+  kernelDrops: KernelDrops;
+  /** Findnode sent -> answer complete, measured interval. */
+  rtt: Rtt | null;
+  undrained: number;
+}
+
+type Mode = 'idle' | 'warmup' | 'window' | 'open' | 'full' | 'findnode';
 
 /** Round-trip times, ms. */
 export interface Rtt {
@@ -488,6 +523,22 @@ export class LoopbackClient {
   private fullSkipped = 0;
   private poolExhausted = false;
 
+  // findnode mode: pre-signed request i comes from pure key i % K; socket s (1..S) has one in flight
+  private fnSlab = Buffer.alloc(0);
+  private fnLens = new Uint16Array(0);
+  private fnNext = 0;
+  /** Per socket: nodes received for the request in flight, -1 when none is. */
+  private readonly fnNodes: Int32Array;
+  private readonly fnSentAt: Float64Array;
+  private fnSending = false;
+  private fnInflight = 0;
+  private fnAnswers = 0;
+  private fnShort = 0;
+  private fnNodesTotal = 0;
+  private fnPacketsIn = 0;
+  private fnLost = 0;
+  private fnStray = 0;
+
   private constructor(opts: ClientOptions, table: PingTable) {
     this.kind = opts.kind;
     this.keyCount = opts.keys;
@@ -502,6 +553,8 @@ export class LoopbackClient {
     this.phase = new Uint8Array(opts.freshKeys);
     this.inflightKey = new Int32Array(opts.fullPathSockets + 1).fill(-1);
     this.keySentAt = new Float64Array(opts.fullPathSockets + 1);
+    this.fnNodes = new Int32Array(opts.fullPathSockets + 1).fill(-1);
+    this.fnSentAt = new Float64Array(opts.fullPathSockets + 1);
   }
 
   /**
@@ -613,6 +666,8 @@ export class LoopbackClient {
         default:
           break;
       }
+    } else if (view.type === PacketType.Neighbors && this.mode === 'findnode') {
+      this.onNeighbors(s);
     } else if (view.type === PacketType.Ping) {
       this.pingBacks++;
       if (s === 0) this.answerWarmupPingBack(buf, off);
@@ -744,10 +799,16 @@ export class LoopbackClient {
     const pingBacksAnswered = this.pingBacksAnswered - answeredBefore;
     let verifyRounds = 0;
     let lastPb = 0;
+    let lastPonged = 0;
     while (verifyRounds < maxVerify && performance.now() < deadline) {
       verifyRounds++;
       lastPb = await round();
-      if (lastPb === 0) break;
+      lastPonged = 0;
+      for (let k = 0; k < K; k++) lastPonged += this.ponged[k];
+      // A round proves the bonds only if the server answered every ping in
+      // it: a server that fell behind (a busy machine) sends no ping-backs
+      // either, and its late ones may be answered with the wrong key.
+      if (lastPb === 0 && lastPonged === K) break;
     }
     this.mode = 'idle';
     return {
@@ -756,7 +817,7 @@ export class LoopbackClient {
       pingBacksAnswered,
       verifyRounds,
       pingBacksInLastVerify: lastPb,
-      bondedKeys: K - lastPb,
+      bondedKeys: Math.min(K - lastPb, lastPonged),
       ms: performance.now() - t0,
     };
   }
@@ -1084,6 +1145,144 @@ export class LoopbackClient {
             poolSize: this.freshCount,
             poolExhausted: this.poolExhausted,
           });
+        }, 10);
+      }, opts.warmupMs + opts.measureMs);
+    });
+  }
+
+  // ------------------------------------------------------------ findnode mode
+
+  /**
+   * Signs `n` findnodes for random targets, request i from pure key i % K
+   * (bonded by warmup()), before any timing. The server keeps no replay
+   * cache for findnode, so runFindnode cycles over them.
+   */
+  signFindnodes(n: number): void {
+    const t0 = performance.now();
+    const slab = Buffer.alloc(n * FINDNODE_STRIDE);
+    const lens = new Uint16Array(n);
+    const target = Buffer.alloc(64);
+    for (let i = 0; i < n; i++) {
+      randomFillSync(target);
+      const off = i * FINDNODE_STRIDE;
+      const len = writeFindnodeRaw(slab, off, target, FAR_FUTURE);
+      if (len < 0 || len > FINDNODE_STRIDE) throw new Error('findnode does not fit its slab slot');
+      if (native.seal(slab, off, len, this.table.keys, (i % this.keyCount) * 32) !== 0) throw new Error('sealing a findnode failed');
+      lens[i] = len;
+    }
+    this.fnSlab = slab;
+    this.fnLens = lens;
+    this.fnNext = 0;
+    this.signSeconds += (performance.now() - t0) / 1000;
+  }
+
+  private sendFindnode(s: number): void {
+    const i = this.fnNext;
+    this.fnNext = (i + 1) % this.fnLens.length;
+    this.fnNodes[s] = 0;
+    this.fnSentAt[s] = performance.now();
+    this.fnInflight++;
+    this.sentDatagrams++;
+    this.socks[s].send(this.fnSlab, i * FINDNODE_STRIDE, this.fnLens[i]);
+  }
+
+  /**
+   * A neighbors packet on socket s: the server answers in packets of 12, so
+   * an answer is complete at 16 nodes or with a packet of fewer than 12 (an
+   * answer of exactly 12 looks unfinished and ends at the timeout, as lost).
+   */
+  private onNeighbors(s: number): void {
+    this.fnPacketsIn++;
+    if (s === 0 || this.fnNodes[s] < 0) {
+      this.fnStray++;
+      return;
+    }
+    const n = this.view.nodeCount;
+    const got = this.fnNodes[s] + n;
+    if (got < ANSWER_NODES && n === NODES_PER_PACKET) {
+      this.fnNodes[s] = got;
+      return;
+    }
+    this.fnNodes[s] = -1;
+    this.fnInflight--;
+    this.fnAnswers++;
+    this.fnNodesTotal += got;
+    if (got < ANSWER_NODES) this.fnShort++;
+    if (this.rttOn) this.rtts.add(performance.now() - this.fnSentAt[s]);
+    if (this.fnSending) this.sendFindnode(s);
+  }
+
+  private scanFindnodeTimeouts(window: number, lossTimeoutMs: number): void {
+    const now = performance.now();
+    for (let s = 1; s <= window; s++) {
+      if (this.fnNodes[s] < 0 || now - this.fnSentAt[s] <= lossTimeoutMs) continue;
+      this.fnNodes[s] = -1;
+      this.fnInflight--;
+      this.fnLost++;
+      if (this.fnSending) this.sendFindnode(s);
+    }
+  }
+
+  /**
+   * `window` findnodes in flight from bonded keys, one per side socket (the
+   * neighbors packets come back to the socket that asked, so each answer is
+   * attributed exactly); each complete answer sends the next. Runs warmupMs
+   * unmeasured, then measureMs measured (onStart / onEnd), then drains.
+   */
+  runFindnode(opts: { window: number; warmupMs: number; measureMs: number; lossTimeoutMs?: number; onStart?: () => void; onEnd?: () => void }): Promise<FindnodeCounts> {
+    if (opts.window > this.sideSockets) throw new Error('the findnode window needs one side socket per request in flight');
+    if (this.fnLens.length === 0) throw new Error('signFindnodes() first');
+    const lossTimeoutMs = opts.lossTimeoutMs ?? 1000;
+    this.fnNodes.fill(-1);
+    this.fnInflight = 0;
+    this.fnLost = 0;
+    this.fnStray = 0;
+    this.mode = 'findnode';
+    this.fnSending = true;
+
+    return new Promise((resolve) => {
+      let t0 = 0;
+      let c0 = process.cpuUsage();
+      let d0 = 0;
+      let s0: DropSnapshot | null = null;
+      let base = { answers: 0, short: 0, nodes: 0, packets: 0 };
+      let counts: Omit<FindnodeCounts, 'lost' | 'stray' | 'undrained' | 'rtt'>;
+      const scan = setInterval(() => this.scanFindnodeTimeouts(opts.window, lossTimeoutMs), 50);
+      for (let s = 1; s <= opts.window; s++) this.sendFindnode(s);
+      setTimeout(() => {
+        s0 = this.dropSnapshot();
+        base = { answers: this.fnAnswers, short: this.fnShort, nodes: this.fnNodesTotal, packets: this.fnPacketsIn };
+        t0 = performance.now();
+        c0 = process.cpuUsage();
+        d0 = this.sentDatagrams + this.receivedDatagrams;
+        this.rtts.n = 0;
+        this.rttOn = true;
+        opts.onStart?.();
+      }, opts.warmupMs);
+      setTimeout(() => {
+        this.rttOn = false;
+        const seconds = (performance.now() - t0) / 1000;
+        const answers = this.fnAnswers - base.answers;
+        counts = {
+          window: opts.window,
+          seconds,
+          answers,
+          answersPerSec: answers / seconds,
+          shortAnswers: this.fnShort - base.short,
+          nodesPerAnswer: answers > 0 ? (this.fnNodesTotal - base.nodes) / answers : null,
+          neighborsPackets: this.fnPacketsIn - base.packets,
+          ...this.cost(c0, d0, seconds),
+          kernelDrops: dropsBetween(s0 ?? this.dropSnapshot(), this.dropSnapshot()),
+        };
+        opts.onEnd?.();
+        this.fnSending = false;
+        const drainStart = performance.now();
+        const drain = setInterval(() => {
+          if (this.fnInflight > 0 && performance.now() - drainStart < lossTimeoutMs + 200) return;
+          clearInterval(drain);
+          clearInterval(scan);
+          this.mode = 'idle';
+          resolve({ ...counts, lost: this.fnLost, stray: this.fnStray, undrained: this.fnInflight, rtt: this.rtts.summary() });
         }, 10);
       }, opts.warmupMs + opts.measureMs);
     });

@@ -284,6 +284,7 @@ export function livePids(): number[] {
   return [...live].map((c) => c.pid).filter((p): p is number => p !== undefined);
 }
 
+/** SIGKILLs every server child still alive (exit hooks, signals, the end of a run). */
 function killAll(): void {
   for (const c of live) {
     try {
@@ -295,7 +296,7 @@ function killAll(): void {
   live.clear();
 }
 
-class ServerProc {
+export class ServerProc {
   private seq = 0;
   private readonly waiters = new Map<number, (m: ChildMessage) => void>();
   private exited = false;
@@ -323,7 +324,14 @@ class ServerProc {
     const argv = [SERVER_FILE, '--impl', args.impl, '--port', String(args.port)];
     if (args.threads !== undefined) argv.push('--threads', String(args.threads));
     if (args.pingBack) argv.push('--ping-back');
-    const child = spawn(process.execPath, ['--expose-gc', '--import', tsxLoader, ...argv], {
+    if (args.scale !== undefined) {
+      const sc = args.scale;
+      argv.push('--bucket-size', String(sc.bucketSize), '--known', String(sc.known), '--fork-filter', sc.forkFilter, '--full-buckets', String(sc.fullBuckets));
+    }
+    // LOOPBACK_SERVER_NODE_ARGS: extra node flags for the child, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'
+    // (NODE_OPTIONS refuses --cpu-prof; the profile is written when the child exits on 'exit').
+    const nodeArgs = (process.env.LOOPBACK_SERVER_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, '--import', tsxLoader, ...argv], {
       cwd: ROOT,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -434,15 +442,15 @@ function fmtDrops(d: KernelDrops): string {
   return `system-wide ${orNa(d.rcvbufErrors)}, server socket ${orNa(d.serverSocket)}, client socket ${orNa(d.clientSocket)}`;
 }
 
-function fmtRtt(r: Rtt | null): string {
+export function fmtRtt(r: Rtt | null): string {
   return r === null ? 'n/a' : `p50 ${r.p50.toFixed(1)} / p99 ${r.p99.toFixed(1)} / max ${r.max.toFixed(0)} ms`;
 }
 
-function fmtMiB(bytes: number): string {
+export function fmtMiB(bytes: number): string {
   return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function fmtClient(c: ClientCost): string {
+export function fmtClient(c: ClientCost): string {
   return `client CPU ${c.clientCpuCores.toFixed(2)} cores (${c.clientCpuUsPerDatagram?.toFixed(1) ?? '?'} µs/datagram)`;
 }
 
@@ -450,7 +458,7 @@ function fmtClient(c: ClientCost): string {
  * One measured interval: server stats requested in onEnd (awaited after),
  * and the CPU other processes took meanwhile.
  */
-class Interval {
+export class Interval {
   private end: Promise<ServerStats> | undefined;
   private t0 = 0;
   private t1 = 0;
@@ -473,7 +481,7 @@ class Interval {
   }
 }
 
-function fmtForeign(x: number | null): string {
+export function fmtForeign(x: number | null): string {
   return x === null ? '' : `, other processes ${x.toFixed(2)} cores${x > FOREIGN_WARN_CORES ? ' (DISTURBED)' : ''}`;
 }
 
@@ -734,12 +742,13 @@ async function runSubject(subject: Subject, client: LoopbackClient, plan: Plan, 
 
 // ------------------------------------------------------------ entry point
 
-/** Runs every subject in turn; never throws for one subject's failure. */
-export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult> {
-  const started = Date.now();
-  const { log } = opts;
-  const plan = planFor(opts.quick);
-  // Standalone runs start it here; bench/index.ts has started it already.
+/**
+ * For the length of a run: the interference monitor (standalone runs start
+ * it here; bench/index.ts has started it already), and server children
+ * killed on exit, SIGINT and SIGTERM. Returns the undo, which kills the
+ * children left.
+ */
+export function guardChildren(): () => void {
   if (interference() === undefined) startInterferenceMonitor(() => [process.pid, ...livePids()]);
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -751,6 +760,19 @@ export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    killAll();
+  };
+}
+
+/** Runs every subject in turn; never throws for one subject's failure. */
+export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult> {
+  const started = Date.now();
+  const { log } = opts;
+  const plan = planFor(opts.quick);
+  const unguard = guardChildren();
   let client: LoopbackClient | undefined;
   const tStart = performance.now();
   try {
@@ -802,9 +824,7 @@ export async function runLoopback(opts: LoopbackOptions): Promise<LoopbackResult
       impls: results,
     };
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    killAll();
+    unguard();
     if (client) await client.close();
   }
 }

@@ -5,9 +5,36 @@
 import type { TransportStats } from '../../src/transport/transport';
 
 /** Which node the child runs. */
-export type Impl = 'ours-dgram' | 'ours-native' | 'ours-dpt' | 'ethjs';
+export type Impl = 'ours-dgram' | 'ours-native' | 'ours-dpt' | 'ethjs' | 'ours-scale';
 
-export const IMPLS: readonly Impl[] = ['ours-dgram', 'ours-native', 'ours-dpt', 'ethjs'];
+export const IMPLS: readonly Impl[] = ['ours-dgram', 'ours-native', 'ours-dpt', 'ethjs', 'ours-scale'];
+
+/** ours-scale (bench/loopback/scale.ts): a bootnode-shaped Discovery with a prefilled table and known set. */
+export interface ScaleArgs {
+  /** Table bucket size (TableConfig.bucketSize). */
+  bucketSize: number;
+  /** Known-good nodes to hold beside the table (0: known nodes off). */
+  known: number;
+  /** The fork filter of neighbors answers (our network: mainnet). */
+  forkFilter: 'strict' | 'off';
+  /** Fill buckets until this many of the top ones are full (or the candidate budget runs out). */
+  fullBuckets: number;
+}
+
+/** What the ours-scale server holds once prefilled (sent with 'ready'). */
+export interface ScaleReady {
+  tableEntries: number;
+  /** Entries per bucket, bucket 0 first. */
+  perBucket: number[];
+  knownNodes: number;
+  /** Nodes in its (in-memory) node DB: the table's and the known ones. */
+  dbNodes: number;
+  /** Random ids hashed to fill the table. */
+  candidates: number;
+  prefillSec: number;
+  /** Table entries per fork class of their records: ours, another network, no `eth` entry. */
+  forkClasses: { ours: number; other: number; unknown: number };
+}
 
 /** How the child is started (command-line flags of server.ts). */
 export interface ServerArgs {
@@ -22,6 +49,8 @@ export interface ServerArgs {
    * always pings back unknown senders.
    */
   pingBack?: boolean;
+  /** ours-scale only. */
+  scale?: ScaleArgs;
 }
 
 /** parent -> child */
@@ -68,7 +97,7 @@ export interface ServerStats {
 
 /** child -> parent */
 export type ChildMessage =
-  | { type: 'ready'; impl: Impl; port: number; id: string; socketKind: string; threads: number | null }
+  | { type: 'ready'; impl: Impl; port: number; id: string; socketKind: string; threads: number | null; scale?: ScaleReady }
   | { type: 'unavailable'; reason: string }
   | { type: 'error'; message: string }
   | { type: 'reset'; seq: number }

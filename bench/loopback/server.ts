@@ -2,12 +2,17 @@
  * The loopback bench's server: one discv4 node bound on 127.0.0.1 in its
  * own process, driven by bench/loopback/index.ts over IPC.
  *
- *   node --expose-gc --import tsx bench/loopback/server.ts --impl ours-dgram|ours-native|ours-dpt|ethjs
+ *   node --expose-gc --import tsx bench/loopback/server.ts --impl ours-dgram|ours-native|ours-dpt|ethjs|ours-scale
  *        [--port P] [--threads N] [--ping-back]
+ *        [--bucket-size N --known N --fork-filter strict|off --full-buckets N]
  *
  * --port: the 127.0.0.1 port to bind (default 0, any); --threads: crypto
  * threads of our native socket; --ping-back: ethjs only, shouldFindNeighbours
- * true so the DPT pings back unknown senders.
+ * true so the DPT pings back unknown senders. ours-scale: a whole Discovery
+ * (the bootnode setup of issue #19) with its table prefilled at
+ * --bucket-size until the top --full-buckets buckets are full, --known
+ * known-good nodes, and the fork filter of its neighbors answers
+ * (bench/loopback/prefill.ts, scale.ts).
  *
  * Tells the parent { port, id } once bound, then answers 'reset' (zero the
  * CPU / event-loop / bond baselines), 'stats' and 'exit'. Exits by itself
@@ -19,10 +24,14 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { generatePrivateKey } from '../../src/crypto';
+import { NodeDB } from '../../src/db';
 import { DPT as OurDPT } from '../../src/dpt';
+import { Discovery } from '../../src/node/discovery';
+import { forkId, headAt, NETWORKS } from '../../src/node/forkid';
 import { bindDgram, BindOptions, DgramPacketSocket, PacketSocket } from '../../src/transport/socket';
 import { Transport, TransportConfig } from '../../src/transport/transport';
-import type { ChildMessage, Impl, ParentMessage, ServerArgs, ServerStats } from './protocol';
+import { knownInfos, prefillTable, recordPool } from './prefill';
+import type { ChildMessage, Impl, ParentMessage, ScaleReady, ServerArgs, ServerStats } from './protocol';
 
 const HARD_CAP_MS = 10 * 60 * 1000;
 /**
@@ -45,6 +54,8 @@ interface RunningNode {
   recvBufferSize(): number | null;
   extra(): Partial<ServerStats>;
   close(): Promise<void>;
+  /** ours-scale: what the prefilled node holds. */
+  scale?: ScaleReady;
 }
 
 /** The native socket is optional: being written elsewhere, it may be missing or broken. */
@@ -115,6 +126,12 @@ async function startOurs(args: ServerArgs): Promise<RunningNode> {
     socket = await bindDgram({ address: ADDRESS, port: args.port });
   }
   const t = new Transport({ privateKey: generatePrivateKey(), socket, ...UNLIMITED } as TransportConfig);
+  return transportNode(t, () => t.close());
+}
+
+/** One of our transports as the bench sees it (ours-dgram, ours-native, ours-scale). */
+function transportNode(t: Transport, close: () => Promise<void>): RunningNode {
+  const socket = t.socket;
   t.on('handlerError', () => undefined);
   return {
     port: socket.address().port,
@@ -129,7 +146,7 @@ async function startOurs(args: ServerArgs): Promise<RunningNode> {
     },
     recvBufferSize: () => (socket instanceof DgramPacketSocket ? recvBufOf(socket.socket) : (socket.stats().recvBufferSize ?? null)),
     extra: () => ({ transport: t.stats(), socket: socket.stats() }),
-    close: () => t.close(),
+    close,
   };
 }
 
@@ -209,6 +226,87 @@ async function startOurDpt(args: ServerArgs): Promise<RunningNode> {
   };
 }
 
+/** Random ids tried at most to fill the table (1024 per bucket in the top 10 buckets takes ~1.1 M). */
+const MAX_PREFILL_CANDIDATES = 3_000_000;
+/** Keys signing the prefilled nodes' records, per fork class. */
+const RECORD_KEYS = 32;
+/**
+ * The prefilled entries are not nodes: a revalidation ping would go to a
+ * 10.x address off this machine. The first revalidation of a list comes at
+ * random() * interval after it gets its first entry; with these it comes
+ * 12 hours after start, long past the server's 10-minute cap.
+ */
+const NO_REVALIDATION = { pingIntervalMs: 24 * 3600 * 1000, random: () => 0.5 } as const;
+
+/**
+ * A bootnode as issue #19 configures it (big buckets, known nodes, fork
+ * filter), answering findnode from a table and known set prefilled as a
+ * long-running bootnode's would be. It sends nothing but answers to
+ * 127.0.0.1: no bootnodes, no refresh, no revalidation, inbound nodes kept
+ * out of the (prefilled) table, every entry has a record (so none is fetched).
+ */
+async function startOursScale(args: ServerArgs): Promise<RunningNode> {
+  const sc = args.scale;
+  if (sc === undefined) throw new Error('ours-scale needs --bucket-size, --known, --fork-filter');
+  const t0 = performance.now();
+  // The prefill writes ~110,000 nodes in one synchronous go; with the default
+  // bound on queued writes the DB would drop most of them (a bootnode's DB,
+  // filled over days, never meets that bound), so it is lifted here.
+  const db = await NodeDB.open(null, { maxPendingWrites: Number.MAX_SAFE_INTEGER });
+  const d = await Discovery.start({
+    privateKey: generatePrivateKey(),
+    address: ADDRESS,
+    port: args.port,
+    socketKind: 'native',
+    threads: args.threads ?? 1,
+    externalIp: ADDRESS,
+    db,
+    refreshOnStart: false,
+    refreshIntervalMs: 0,
+    inboundNodes: 'never',
+    autoBanMs: 0,
+    table: { bucketSize: sc.bucketSize, ...NO_REVALIDATION },
+    knownNodes: sc.known,
+    fork: { network: 'mainnet', filter: sc.forkFilter },
+    transport: UNLIMITED,
+  });
+  const head = headAt(Date.now());
+  const pool = recordPool(RECORD_KEYS, forkId(NETWORKS.mainnet, head), forkId(NETWORKS.sepolia, head));
+  const filled = prefillTable(d.table, { bucketSize: sc.bucketSize, fullBuckets: sc.fullBuckets, maxCandidates: MAX_PREFILL_CANDIDATES, pool });
+  // A bootnode holds `known` known nodes in all, the table's among them
+  // (they joined as they entered); it loaded them from its DB, which keeps them too.
+  const known = d.known;
+  if (known !== undefined) {
+    const now = Date.now();
+    const missing = Math.max(0, sc.known - known.size);
+    for (const n of knownInfos(missing, pool, filled.entries)) {
+      db.putNode({ ...n, lastPingSentMs: now, lastPongReceivedMs: now, findFails: 0 });
+      known.add(n, now);
+    }
+  }
+  await db.flush();
+  // The fork filter caches each node's class: a bootnode that has answered
+  // for a while has it for every table entry (the first look decodes and
+  // verifies the record, ~50 µs). Known nodes are looked at only when the
+  // table falls short, and are left cold.
+  const forks = d.forks;
+  if (forks !== undefined) for (const n of d.table.nodes()) forks.matches(n);
+  const scale: ScaleReady = {
+    tableEntries: filled.entries,
+    perBucket: filled.perBucket,
+    knownNodes: known?.size ?? 0,
+    dbNodes: db.size,
+    candidates: filled.candidates,
+    prefillSec: (performance.now() - t0) / 1000,
+    forkClasses: filled.forkClasses,
+  };
+  const node = transportNode(d.transport, async () => {
+    await d.close();
+    await db.close();
+  });
+  return { ...node, scale };
+}
+
 async function main(): Promise<void> {
   const flag = (name: string) => {
     const i = process.argv.indexOf(name);
@@ -222,6 +320,16 @@ async function main(): Promise<void> {
     ...(threads !== undefined ? { threads: Number(threads) } : {}),
     pingBack: process.argv.includes('--ping-back'),
   };
+  if (impl === 'ours-scale') {
+    const filter = flag('--fork-filter') ?? 'strict';
+    if (filter !== 'strict' && filter !== 'off') throw new Error(`--fork-filter must be strict or off (got '${filter}')`);
+    args.scale = {
+      bucketSize: Number(flag('--bucket-size') ?? 16),
+      known: Number(flag('--known') ?? 0),
+      forkFilter: filter,
+      fullBuckets: Number(flag('--full-buckets') ?? 10),
+    };
+  }
   const hardCap = setTimeout(() => process.exit(3), HARD_CAP_MS);
   hardCap.unref();
   // The parent is gone: nothing left to serve.
@@ -233,7 +341,14 @@ async function main(): Promise<void> {
 
   let node: RunningNode;
   try {
-    node = impl === 'ethjs' ? await startEthjs(args) : impl === 'ours-dpt' ? await startOurDpt(args) : await startOurs(args);
+    node =
+      impl === 'ethjs'
+        ? await startEthjs(args)
+        : impl === 'ours-dpt'
+          ? await startOurDpt(args)
+          : impl === 'ours-scale'
+            ? await startOursScale(args)
+            : await startOurs(args);
   } catch (err) {
     if (err instanceof Unavailable) send({ type: 'unavailable', reason: err.message });
     else send({ type: 'error', message: (err as Error).stack ?? String(err) });
@@ -296,7 +411,15 @@ async function main(): Promise<void> {
     }
   });
 
-  send({ type: 'ready', impl, port: node.port, id: node.id.toString('hex'), socketKind: node.socketKind, threads: node.threads });
+  send({
+    type: 'ready',
+    impl,
+    port: node.port,
+    id: node.id.toString('hex'),
+    socketKind: node.socketKind,
+    threads: node.threads,
+    ...(node.scale !== undefined ? { scale: node.scale } : {}),
+  });
 }
 
 main().catch((err) => {
