@@ -248,6 +248,8 @@ export class Table {
     if (count <= 0) return out;
     for (const j of this.bucketOrder(targetHash)) {
       for (const n of this.buckets[j].entries) {
+        // Farther than the answer's last: skip it before asking the filter (the fork check costs more).
+        if (out.length === count && distCmp(targetHash, n.hash, out[count - 1].hash) >= 0) continue;
         if (accept === undefined || accept(n)) insertByDistance(out, n, targetHash, count);
       }
       if (out.length >= count) break;
