@@ -14,11 +14,12 @@ import { resolve as resolvePath } from 'node:path';
 import { isIP } from 'node:net';
 import { DiscError } from '../errors';
 import type { RateLimits } from '../transport/limits';
-import { ForkId, NETWORKS, NetworkName, parseForkIdArg } from '../node/forkid';
+import { ForkId, NetworkName, parseForkIdArg } from '../node/forkid';
 import { Netlist } from '../transport/netutil';
 import { checkBootnode, NodeArg } from './enr-text';
 import { CliError, usageError } from './errors';
 import { NatSpec, parseNat } from './nat';
+import { NetworkChoice, resolveNetwork } from './network';
 
 export const COMMANDS = {
   bootnode: { usage: 'bootnode', args: [0, 0], summary: 'run a bootnode (the default command)' },
@@ -77,12 +78,16 @@ export const FLAGS: readonly FlagSpec[] = [
     help: 'log format on stderr (default: pretty on a terminal, json otherwise)' },
   { name: 'metrics-addr', kind: 'string', arg: '<ip:port>', env: 'DISCV4_METRICS_ADDR', commands: ['bootnode'],
     help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)' },
+  { name: 'http-addr', kind: 'string', arg: '<ip:port>', env: 'DISCV4_HTTP_ADDR', commands: ['bootnode'],
+    help: 'serve the read-only HTTP API and dashboard (/, /status, /nodes, /enode, /enr, /metrics); ":8080" means 127.0.0.1:8080 (default: off)' },
   { name: 'status-interval', kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
     help: 'interval of the status log line, e.g. 60s, 5m; 0 turns it off (default 60s)' },
   { name: 'ratelimit', kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
     help: 'ingress limits in datagrams/s, e.g. global=40000,ip=200,ping=50,findnode=20,enr=20 (unnamed keep their defaults); "off" disables them' },
-  { name: 'network', kind: 'string', arg: '<name>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
-    help: 'serve this network: mainnet, sepolia, holesky or hoodi (its fork id goes into our record; see --fork-filter)' },
+  { name: 'network', kind: 'string', arg: '<name|file>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
+    help: 'serve this network: mainnet, sepolia, holesky, hoodi, or any network from its geth genesis.json (its fork id goes into our record; see --fork-filter)' },
+  { name: 'genesis-hash', kind: 'string', arg: '<hex>', env: 'DISCV4_GENESIS_HASH', commands: ['bootnode'],
+    help: 'with --network <file>: the genesis block hash (default: computed from the file; required for a bare chain config)' },
   { name: 'fork-id', kind: 'string', arg: '<hash:next>', env: 'DISCV4_FORK_ID', commands: ['bootnode'],
     help: 'a fixed fork id instead of --network\'s schedule, e.g. 0x07c9462e:0 (only exact matches count as ours)' },
   { name: 'fork-filter', kind: 'string', arg: '<mode>', env: 'DISCV4_FORK_FILTER', commands: ['bootnode'],
@@ -219,6 +224,8 @@ export interface Options {
   /** undefined: pretty on a TTY, json otherwise. */
   logFormat?: LogFormat;
   metricsAddr?: HostPort;
+  /** The HTTP API and dashboard (undefined: off). */
+  httpAddr?: HostPort;
   statusIntervalMs: number;
   timeoutMs: number;
   maxNodes: number;
@@ -230,7 +237,7 @@ export interface Options {
   /** crawl: output format. */
   format: 'json' | 'csv' | 'geth';
   /** Fork-aware serving (undefined: off). */
-  fork?: { network?: NetworkName; id?: ForkId; filter: 'strict' | 'prefer' | 'off' };
+  fork?: { network?: NetworkName; schedule?: NetworkChoice['schedule']; file?: string; id?: ForkId; filter: 'strict' | 'prefer' | 'off' };
   /** Known-good nodes kept beyond the table. */
   knownNodes: number;
   /** Table bucket size (undefined: 16). */
@@ -363,6 +370,10 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const metricsV = get('metrics-addr');
   const metricsAddr = metricsV !== undefined ? parseHostPort(String(metricsV.value), metricsV.source) : undefined;
 
+  const httpV = get('http-addr');
+  // Loopback unless an address is given: the API shows the node's view of the network to whoever reaches it.
+  const httpAddr = httpV !== undefined ? parseHostPort(String(httpV.value).trim().startsWith(':') ? `127.0.0.1${String(httpV.value).trim()}` : String(httpV.value), httpV.source) : undefined;
+
   const siV = get('status-interval');
   const statusIntervalMs = siV !== undefined ? parseDuration(String(siV.value), siV.source) : DEFAULT_STATUS_INTERVAL_MS;
 
@@ -376,10 +387,8 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   const ffV = get('fork-filter');
   let fork: Options['fork'];
   if (netV !== undefined || fidV !== undefined) {
-    const network = netV !== undefined ? String(netV.value) : undefined;
-    if (network !== undefined && !(network in NETWORKS)) {
-      throw usageError(`invalid value ${JSON.stringify(network)} for ${netV!.source}: expected ${Object.keys(NETWORKS).join(', ')}`);
-    }
+    const ghV = get('genesis-hash');
+    const chosen: NetworkChoice = netV !== undefined ? resolveNetwork(String(netV.value), netV.source, ghV === undefined ? undefined : { value: String(ghV.value), source: ghV.source }, cwd) : {};
     let id: ForkId | undefined;
     if (fidV !== undefined) {
       try {
@@ -392,10 +401,11 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     if (filter !== 'strict' && filter !== 'prefer' && filter !== 'off') {
       throw usageError(`invalid value ${JSON.stringify(filter)} for ${ffV!.source}: expected strict, prefer or off`);
     }
-    fork = { network: network as NetworkName | undefined, id, filter };
+    fork = { ...chosen, id, filter };
   } else if (ffV !== undefined) {
     throw usageError(`${ffV.source} needs --network or --fork-id`);
   }
+  if (get('genesis-hash') !== undefined && fork?.schedule === undefined) throw usageError(`${get('genesis-hash')!.source} needs --network <genesis file>`);
   const knV = get('known-nodes');
   const knownNodes = knV !== undefined ? parseIntIn(String(knV.value), knV.source, 0, 10_000_000) : 100_000;
   const bsV = get('bucket-size');
@@ -442,6 +452,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     verbosity,
     logFormat,
     metricsAddr,
+    httpAddr,
     statusIntervalMs,
     timeoutMs,
     maxNodes,

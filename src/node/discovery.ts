@@ -43,7 +43,7 @@ import { NatManager, NatSpec, OpenNatOptions, openNat, parseNat } from '../nat';
 import type { PortMapper } from '../nat/types';
 import { IPTracker, IPTrackerConfig } from './iptracker';
 import { Ban, BanList } from './bans';
-import { decodeEthEntry, ethEntry, ForkId, forkId, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
+import { decodeEthEntry, ethEntry, ForkId, forkId, ForkSchedule, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
 import { decodeRecord } from '../enr/record';
 import { KnownNode, KnownNodes } from './known';
 import type { NodeBytes } from '../wire/encode';
@@ -68,13 +68,18 @@ export class ForkPolicy {
   readonly filter: 'strict' | 'prefer' | 'off';
   private readonly cache = new WeakMap<object, { record: Buffer; ok: boolean | undefined }>();
 
-  constructor(private readonly cfg: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' }) {
+  constructor(private readonly cfg: { network?: NetworkName; schedule?: ForkSchedule; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' }) {
     this.filter = cfg.filter ?? 'prefer';
+  }
+
+  /** The fork schedule served: from a genesis file, else the named network's (undefined with a fixed id only). */
+  get schedule(): ForkSchedule | undefined {
+    return this.cfg.schedule ?? (this.cfg.network !== undefined ? NETWORKS[this.cfg.network] : undefined);
   }
 
   /** Our fork id now. */
   ours(): ForkId {
-    return this.cfg.id ?? forkId(NETWORKS[this.cfg.network!], headAt(Date.now()));
+    return this.cfg.id ?? forkId(this.schedule!, headAt(Date.now()));
   }
 
   /** true: our network; false: another; undefined: unknown (no record or no `eth` entry). */
@@ -88,7 +93,8 @@ export class ForkPolicy {
     const raw = parsed?.pairs.get('eth');
     const id = raw === undefined ? undefined : decodeEthEntry(raw);
     if (id !== undefined) {
-      if (this.cfg.network !== undefined && this.cfg.id === undefined) ok = isCompatible(NETWORKS[this.cfg.network], headAt(Date.now()), id);
+      const schedule = this.schedule;
+      if (schedule !== undefined && this.cfg.id === undefined) ok = isCompatible(schedule, headAt(Date.now()), id);
       else ok = id.hash.equals(this.ours().hash);
     }
     this.cache.set(n, { record: rec, ok });
@@ -185,7 +191,7 @@ export interface DiscoveryOptions {
    * after they bond, and neighbors answers hold only nodes of our network
    * ('strict'), ours first ('prefer', the default), or anyone ('off').
    */
-  fork?: { network?: NetworkName; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' };
+  fork?: { network?: NetworkName; schedule?: ForkSchedule; id?: ForkId; filter?: 'strict' | 'prefer' | 'off' };
   /**
    * Bootnode scale: remember up to this many nodes that proved themselves
    * (loaded from the DB at start) and fill neighbors answers from them when
@@ -351,7 +357,7 @@ export class Discovery extends EventEmitter {
         onRevalidated: store,
         onRemoved: (n) => self?.emit('nodeRemoved', n),
       });
-      const forks = opts.fork !== undefined && (opts.fork.network !== undefined || opts.fork.id !== undefined) ? new ForkPolicy(opts.fork) : undefined;
+      const forks = opts.fork !== undefined && (opts.fork.network !== undefined || opts.fork.schedule !== undefined || opts.fork.id !== undefined) ? new ForkPolicy(opts.fork) : undefined;
       const known = (opts.knownNodes ?? 0) > 0 ? new KnownNodes(opts.knownNodes) : undefined;
       if (known !== undefined) {
         // At most as many as the DB holds: seedNodes makes up to 5 seeks per node asked for.
