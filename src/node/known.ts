@@ -68,6 +68,11 @@ export class KnownNodes {
     this.pending.push(node);
   }
 
+  /** Every known node (unordered): read-only views for reports. */
+  values(): IterableIterator<Readonly<KnownNode>> {
+    return this.byId.values();
+  }
+
   remove(id: Uint8Array): void {
     const key = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1');
     const e = this.byId.get(key);
