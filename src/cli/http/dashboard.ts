@@ -10,6 +10,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>discv4 bootnode</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/dashboard.css">
 <script src="/dashboard.js" defer></script>
 </head>
@@ -36,17 +37,17 @@ export const DASHBOARD_HTML = `<!doctype html>
 </section>
 <section class="card wide counters" id="counters"></section>
 <section class="card">
-  <h2>Packets per second <small>(last hour)</small></h2>
+  <h2>Packets per second <small>(last hour, 5 s samples)</small></h2>
   <div class="legend"><span class="k in">in <b id="in-rate">-</b>/s</span> <span class="k out">out <b id="out-rate">-</b>/s</span></div>
   <svg id="chart-packets" class="chart" viewBox="0 0 600 180" preserveAspectRatio="none" role="img" aria-label="packets per second"></svg>
 </section>
 <section class="card">
-  <h2>Drops per second by reason <small>(last hour)</small></h2>
+  <h2>Drops per second by reason <small>(last hour, 5 s samples)</small></h2>
   <div class="legend" id="drops-legend"></div>
   <svg id="chart-drops" class="chart" viewBox="0 0 600 180" preserveAspectRatio="none" role="img" aria-label="drops per second"></svg>
 </section>
 <section class="card">
-  <h2>Table fill by bucket</h2>
+  <h2>Table fill by bucket <small>(log distance)</small></h2>
   <svg id="chart-buckets" class="chart" viewBox="0 0 600 180" role="img" aria-label="nodes per bucket"></svg>
 </section>
 <section class="card">
@@ -75,6 +76,9 @@ export const DASHBOARD_HTML = `<!doctype html>
 </main>
 </body>
 </html>
+`;
+
+export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><circle cx="8" cy="8" r="7" fill="#4fc3f7"/><circle cx="8" cy="8" r="3" fill="#0f1419"/></svg>
 `;
 
 export const DASHBOARD_CSS = `
@@ -158,7 +162,7 @@ export const DASHBOARD_JS = `'use strict';
   }
 
   // A line chart: series = [{ name, color, values }], times = x values.
-  function lineChart(svg, times, series) {
+  function lineChart(svg, times, series, intervalMs) {
     clear(svg);
     var W = 600, H = 180, L = 40, B = 16;
     var max = 1;
@@ -169,8 +173,10 @@ export const DASHBOARD_JS = `'use strict';
       svg.appendChild(el('svg:line', { x1: L, x2: W, y1: y, y2: y, class: 'grid' }));
       svg.appendChild(el('svg:text', { x: 2, y: y + 4 }, fmt(max * i / 4)));
     }
-    var t1 = Date.now(), t0 = t1 - 3600 * 1000;
-    svg.appendChild(el('svg:text', { x: L, y: H - 2 }, '-60 min'));
+    // The last hour, or since the node started when that is shorter.
+    var t1 = Date.now(), t0 = Math.max(t1 - 3600 * 1000, (times.length ? times[0] : t1) - intervalMs);
+    var span = Math.round((t1 - t0) / 1000);
+    svg.appendChild(el('svg:text', { x: L, y: H - 2 }, span >= 120 ? '-' + Math.round(span / 60) + ' min' : '-' + span + ' s'));
     svg.appendChild(el('svg:text', { x: W - 30, y: H - 2 }, 'now'));
     series.forEach(function (s) {
       var d = '';
@@ -219,7 +225,7 @@ export const DASHBOARD_JS = `'use strict';
       var h = (H - B - 14) * v / max;
       svg.appendChild(el('svg:rect', { class: 'bar', x: i * bw + 2, y: H - B - h, width: bw - 4, height: h, 'data-bucket': i, 'data-count': v }));
       svg.appendChild(el('svg:text', { x: i * bw + bw / 2 - 4, y: H - B - h - 3 }, String(v)));
-      svg.appendChild(el('svg:text', { x: i * bw + bw / 2 - 6, y: H - 2 }, String(i === 0 ? '<=239' : 239 + i)));
+      svg.appendChild(el('svg:text', { x: i * bw + bw / 2 - 8, y: H - 2 }, String(i === 0 ? '<240' : 239 + i)));
     });
     // Nodes by fork id.
     var f = clear($('forks'));
@@ -245,7 +251,7 @@ export const DASHBOARD_JS = `'use strict';
     lineChart($('chart-packets'), h.t, [
       { name: 'in', color: '#4fc3f7', values: h.inPerSec },
       { name: 'out', color: '#ffb74d', values: h.outPerSec },
-    ]);
+    ], h.intervalMs);
     var reasons = Object.keys(h.dropsPerSec).sort();
     var legend = clear($('drops-legend'));
     if (reasons.length === 0) legend.appendChild(el('span', { class: 'empty' }, 'no drops in the last hour'));
@@ -260,7 +266,7 @@ export const DASHBOARD_JS = `'use strict';
       legend.appendChild(k);
       return { name: r, color: color, values: v };
     });
-    lineChart($('chart-drops'), h.t, series);
+    lineChart($('chart-drops'), h.t, series, h.intervalMs);
   }
 
   function renderBans(b) {

@@ -1,7 +1,7 @@
 /**
  * `--http-addr`: the operator's window, read-only.
  *
- *   GET /              the dashboard (HTML; its script and style below, all served from here)
+ *   GET /              the dashboard (HTML; its script, style and icon: /dashboard.js, /dashboard.css, /favicon.svg)
  *   GET /enode, /enr   our enode URL / record, text
  *   GET /status        JSON: identity, uptime, table, packets, drops, ...
  *   GET /nodes         JSON (or ?format=csv): table and known nodes, paged and filtered
@@ -19,7 +19,7 @@ import { CliError } from '../errors';
 import type { HostPort } from '../flags';
 import { respondMetrics } from '../metrics';
 import { ApiContext, bans, history, nodesCsv, nodesPage, parseNodesQuery, QueryError, status } from './api';
-import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS } from './dashboard';
+import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS, FAVICON_SVG } from './dashboard';
 
 export interface HttpServer {
   /** http://host:port/ */
@@ -61,6 +61,7 @@ export function httpRoutes(ctx: ApiContext, registry: Registry | undefined): Map
   routes.set('/', (req, res, p) => (noParams(p), send(req, res, 200, 'text/html; charset=utf-8', DASHBOARD_HTML, PAGE_HEADERS)));
   routes.set('/dashboard.js', (req, res, p) => (noParams(p), send(req, res, 200, 'text/javascript; charset=utf-8', DASHBOARD_JS)));
   routes.set('/dashboard.css', (req, res, p) => (noParams(p), send(req, res, 200, 'text/css; charset=utf-8', DASHBOARD_CSS)));
+  routes.set('/favicon.svg', (req, res, p) => (noParams(p), send(req, res, 200, 'image/svg+xml', FAVICON_SVG)));
   routes.set('/enode', (req, res, p) => (noParams(p), send(req, res, 200, 'text/plain; charset=utf-8', `${ctx.enode()}\n`)));
   routes.set('/enr', (req, res, p) => (noParams(p), send(req, res, 200, 'text/plain; charset=utf-8', `${ctx.enr()}\n`)));
   routes.set('/status', (req, res, p) => (noParams(p), json(req, res, 200, status(ctx))));
