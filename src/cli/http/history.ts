@@ -2,8 +2,8 @@
  * The last hour of traffic for the dashboard's charts: a bounded ring of
  * cumulative transport counters sampled every `intervalMs` (default 5 s,
  * 720 samples). Rates are differences between neighbouring samples; the
- * series ends with a live point (latest sample -> now), so a fresh node
- * shows numbers at once.
+ * series ends with a live point (latest sample -> now, when at least a
+ * second apart), so a fresh node shows numbers within a second.
  */
 import type { TransportStats } from '../../transport/transport';
 
@@ -63,7 +63,10 @@ export class History {
   }
 
   series(): HistorySeries {
-    const pts = [...this.ring, this.snapshot()];
+    // The live point, once at least a second has passed since the last sample (a shorter interval gives noisy rates).
+    const live = this.snapshot();
+    const last = this.ring[this.ring.length - 1];
+    const pts = last === undefined || live.t - last.t >= 1000 ? [...this.ring, live] : [...this.ring];
     const out: HistorySeries = { intervalMs: this.intervalMs, t: [], inPerSec: [], outPerSec: [], dropsPerSec: {} };
     const reasons = new Set<string>();
     for (let i = 1; i < pts.length; i++) {
