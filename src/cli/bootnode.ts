@@ -33,6 +33,7 @@ import { formatNat } from './nat';
 import type { NatMapping } from '../nat/types';
 import { parseRecord } from '../enr/record';
 import { packageVersion } from './version';
+import { HttpApi, httpFailure, startHttpApi } from './http';
 import { SHUTDOWN_TIMEOUT_MS } from '../defaults';
 
 export { SHUTDOWN_TIMEOUT_MS };
@@ -65,7 +66,7 @@ export async function bootnodeKey(o: Options, log: Logger): Promise<{ key: Buffe
  * (--metrics-addr) when they are fixed; a CliError saying which is taken
  * and what to do. (Port 0 is always free.)
  */
-export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'>): Promise<void> {
+export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'> & Partial<Pick<Options, 'httpAddr'>>): Promise<void> {
   if (o.addr.port !== 0) {
     const sock = dgram.createSocket(isIPv6(o.addr.host) ? 'udp6' : 'udp4');
     await new Promise<void>((resolve, reject) => {
@@ -82,6 +83,14 @@ export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'>): 
     await new Promise<void>((resolve, reject) => {
       srv.once('error', (err) => reject(metricsFailure(m, err)));
       srv.listen(m.port, m.host, () => srv.close(() => resolve()));
+    });
+  }
+  const h = o.httpAddr;
+  if (h !== undefined && h.port !== 0) {
+    const srv = createServer();
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', (err) => reject(httpFailure(h, err)));
+      srv.listen(h.port, h.host, () => srv.close(() => resolve()));
     });
   }
 }
@@ -230,10 +239,10 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
 
   let metrics: NodeMetrics | undefined;
   let server: MetricsServer | undefined;
-  if (o.metricsAddr !== undefined) {
+  if (o.metricsAddr !== undefined || o.httpAddr !== undefined) {
     try {
       metrics = createMetrics(d, { version });
-      server = await serveMetrics(metrics.registry, o.metricsAddr);
+      if (o.metricsAddr !== undefined) server = await serveMetrics(metrics.registry, o.metricsAddr);
     } catch (err) {
       metrics?.stop();
       await d.close();
@@ -256,6 +265,27 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
   ];
   if (v5 !== undefined) rows.push(['discv5', 'on (same UDP port)']);
   if (server !== undefined) rows.push(['metrics', server.url]);
+  let http: HttpApi | undefined;
+  if (o.httpAddr !== undefined) {
+    try {
+      http = await startHttpApi(d, o.httpAddr, {
+        version,
+        metrics,
+        v5,
+        // The record follows the address peers report: show what it advertises now.
+        enode: () => d.enode(ipToBytes(recordIp(d.localRecord) ?? shownIp)),
+        enr: () => encodeEnrText(d.localRecord),
+        forkSource: o.fork === undefined ? undefined : o.fork.id !== undefined ? '--fork-id' : (o.fork.file ?? o.fork.network),
+      });
+    } catch (err) {
+      metrics?.stop();
+      await v5?.stop();
+      await d.close();
+      await server?.close();
+      throw err;
+    }
+    rows.push(['http', http.url]);
+  }
   io.out(`discv4 bootnode ${version}\n${formatRows(rows)}\n`);
 
   log.info(
@@ -335,6 +365,7 @@ async function run(o: Options, io: Io, signals: StopSignals): Promise<number> {
     await v5?.stop();
     await d.close(); // stops the socket first, then flushes and closes the DB
     await server?.close();
+    await http?.close();
     limiter.stop();
     log.info({ ms: Math.round(performance.now() - started) }, 'stopped');
     return 0;

@@ -17,11 +17,12 @@ import type { RateLimits } from '../transport/limits';
 import * as DEFAULTS from '../defaults';
 import { formatDuration } from '../defaults';
 import type { ForkFilter } from '../node/fork-policy';
-import { ForkId, NETWORKS, NetworkName, parseForkIdArg } from '../node/forkid';
+import { ForkId, NetworkName, parseForkIdArg } from '../node/forkid';
 import { Netlist } from '../transport/netutil';
 import { checkBootnode, NodeArg } from './enr-text';
 import { CliError, usageError } from './errors';
 import { NatSpec, parseNat } from './nat';
+import { NetworkChoice, resolveNetwork } from './network';
 
 export const COMMANDS = {
   bootnode: { usage: 'bootnode', args: [0, 0], summary: 'run a bootnode (the default command)' },
@@ -97,9 +98,10 @@ function oneOf<C extends string>(choices: readonly C[]) {
   };
 }
 
-function parseNetwork(t: string, source: string): NetworkName {
-  if (!(t in NETWORKS)) throw usageError(`invalid value ${JSON.stringify(t)} for ${source}: expected ${Object.keys(NETWORKS).join(', ')}`);
-  return t as NetworkName;
+/** ":8080" means 127.0.0.1:8080: the API shows the node's view of the network to whoever reaches it. */
+function parseHttpAddr(t: string, source: string): HostPort {
+  const v = t.trim();
+  return parseHostPort(v.startsWith(':') ? `127.0.0.1${v}` : v, source);
 }
 
 function parseForkId(t: string, source: string): ForkId {
@@ -150,14 +152,21 @@ const SPECS = {
     help: 'log format on stderr (default: pretty on a terminal, json otherwise)', parse: oneOf(['json', 'pretty'] as const), fallback: none }),
   'metrics-addr': flag<HostPort | undefined>({ kind: 'string', arg: '<ip:port>', env: 'DISCV4_METRICS_ADDR', commands: ['bootnode'],
     help: 'serve Prometheus metrics at http://<ip:port>/metrics (default: off)', parse: parseHostPort, fallback: none }),
+  'http-addr': flag<HostPort | undefined>({ kind: 'string', arg: '<ip:port>', env: 'DISCV4_HTTP_ADDR', commands: ['bootnode'],
+    help: 'serve the read-only HTTP API and dashboard (/, /status, /nodes, /enode, /enr, /metrics); ":8080" means 127.0.0.1:8080 (default: off)',
+    parse: parseHttpAddr, fallback: none }),
   'status-interval': flag<number>({ kind: 'string', arg: '<duration>', env: 'DISCV4_STATUS_INTERVAL', commands: ['bootnode'],
     help: `interval of the status log line, e.g. 60s, 5m; 0 turns it off (default ${formatDuration(DEFAULTS.STATUS_INTERVAL_MS)})`,
     parse: parseDuration, fallback: () => DEFAULTS.STATUS_INTERVAL_MS }),
   ratelimit: flag<RateLimits | false | undefined>({ kind: 'string', arg: '<spec>', env: 'DISCV4_RATELIMIT', commands: ['bootnode'],
     help: `ingress limits in datagrams/s, e.g. global=${DEFAULTS.RATE_LIMITS.globalPerSec},ip=${DEFAULTS.RATE_LIMITS.ipPerSec},ping=${DEFAULTS.RATE_LIMITS.pingPerSec},findnode=${DEFAULTS.RATE_LIMITS.findnodePerSec},enr=${DEFAULTS.RATE_LIMITS.enrRequestPerSec} (the defaults; unnamed keep theirs); "off" disables them`,
     parse: parseRateLimits, fallback: none }),
-  network: flag<NetworkName | undefined>({ kind: 'string', arg: '<name>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
-    help: 'serve this network: mainnet, sepolia, holesky or hoodi (its fork id goes into our record; see --fork-filter)', parse: parseNetwork, fallback: none }),
+  network: flag<string | undefined>({ kind: 'string', arg: '<name|file>', env: 'DISCV4_NETWORK', commands: ['bootnode'],
+    help: 'serve this network: mainnet, sepolia, holesky, hoodi, or any network from its geth genesis.json (its fork id goes into our record; see --fork-filter)',
+    parse: text, fallback: none }),
+  'genesis-hash': flag<string | undefined>({ kind: 'string', arg: '<hex>', env: 'DISCV4_GENESIS_HASH', commands: ['bootnode'],
+    help: 'with --network <file>: the genesis block hash (default: computed from the file; required for a bare chain config)',
+    parse: text, fallback: none }),
   'fork-id': flag<ForkId | undefined>({ kind: 'string', arg: '<hash:next>', env: 'DISCV4_FORK_ID', commands: ['bootnode'],
     help: 'a fixed fork id instead of --network\'s schedule, e.g. 0x07c9462e:0 (only exact matches count as ours)', parse: parseForkId, fallback: none }),
   'fork-filter': flag<ForkFilter | undefined>({ kind: 'string', arg: '<mode>', env: 'DISCV4_FORK_FILTER', commands: ['bootnode'],
@@ -308,6 +317,8 @@ export interface Options {
   /** undefined: pretty on a TTY, json otherwise. */
   logFormat?: LogFormat;
   metricsAddr?: HostPort;
+  /** The HTTP API and dashboard (undefined: off). */
+  httpAddr?: HostPort;
   statusIntervalMs: number;
   timeoutMs: number;
   maxNodes: number;
@@ -319,7 +330,7 @@ export interface Options {
   /** crawl: output format. */
   format: 'json' | 'csv' | 'geth';
   /** Fork-aware serving (undefined: off). */
-  fork?: { network?: NetworkName; id?: ForkId; filter: 'strict' | 'prefer' | 'off' };
+  fork?: { network?: NetworkName; schedule?: NetworkChoice['schedule']; file?: string; id?: ForkId; filter: 'strict' | 'prefer' | 'off' };
   /** Known-good nodes kept beyond the table. */
   knownNodes: number;
   /** Table bucket size (undefined: 16). */
@@ -415,10 +426,14 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
   }
   let fork: Options['fork'];
   if (f.network !== undefined || f['fork-id'] !== undefined) {
-    fork = { network: f.network, id: f['fork-id'], filter: f['fork-filter'] ?? 'prefer' };
+    const gh = given('genesis-hash');
+    const genesisHash = f['genesis-hash'] === undefined ? undefined : { value: f['genesis-hash'], source: gh!.source };
+    const chosen: NetworkChoice = f.network !== undefined ? resolveNetwork(f.network, given('network')!.source, genesisHash, cwd) : {};
+    fork = { ...chosen, id: f['fork-id'], filter: f['fork-filter'] ?? 'prefer' };
   } else if (f['fork-filter'] !== undefined) {
     throw usageError(`${given('fork-filter')!.source} needs --network or --fork-id`);
   }
+  if (f['genesis-hash'] !== undefined && fork?.schedule === undefined) throw usageError(`${given('genesis-hash')!.source} needs --network <genesis file>`);
   return {
     command: p.command,
     commandGiven: p.commandGiven,
@@ -437,6 +452,7 @@ export function resolveOptions(p: ParsedArgs, cwd: string = process.cwd()): Opti
     verbosity: f.verbosity,
     logFormat: f['log-format'],
     metricsAddr: f['metrics-addr'],
+    httpAddr: f['http-addr'],
     statusIntervalMs: f['status-interval'],
     timeoutMs: f.timeout,
     maxNodes: f['max-nodes'],

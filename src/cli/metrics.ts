@@ -18,7 +18,7 @@
  * Event-loop lag and process memory/CPU are prom-client's default
  * metrics (nodejs_eventloop_lag_seconds, process_resident_memory_bytes...).
  */
-import { createServer, Server } from 'node:http';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { generatePrivateKey, nativeCrypto } from '../crypto';
 import type { Discovery } from '../node/discovery';
@@ -211,6 +211,14 @@ export function metricsFailure(addr: HostPort, err: unknown): CliError {
   return new CliError(`cannot serve metrics on ${addr.host}:${addr.port}: ${osExplain(err, '--metrics-addr', 'port')}`);
 }
 
+/** Answers a GET (or HEAD) of /metrics with the Prometheus text: here and in the HTTP API (http/server.ts). */
+export function respondMetrics(registry: Registry, req: IncomingMessage, res: ServerResponse): void {
+  registry.metrics().then(
+    (body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(req.method === 'HEAD' ? undefined : body),
+    (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
+  );
+}
+
 /** Serves GET /metrics. Rejects with CliError (exit 1) if the address cannot be bound. */
 export function serveMetrics(registry: Registry, addr: HostPort): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
@@ -220,10 +228,7 @@ export function serveMetrics(registry: Registry, addr: HostPort): Promise<Metric
       return;
     }
     if (path === '/metrics') {
-      registry.metrics().then(
-        (body) => res.writeHead(200, { 'Content-Type': registry.contentType }).end(req.method === 'HEAD' ? undefined : body),
-        (err: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain' }).end(`metrics failed: ${(err as Error).message}\n`),
-      );
+      respondMetrics(registry, req, res);
       return;
     }
     if (path === '/') {

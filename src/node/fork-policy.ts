@@ -10,7 +10,7 @@
  */
 import { decodeRecord } from '../enr/record';
 import type { Table, TableNode } from '../table/table';
-import { decodeEthEntry, ForkId, forkId, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
+import { decodeEthEntry, ForkId, forkId, ForkSchedule, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
 
 /** Which nodes a neighbors answer may hold: ours only, ours first, or anyone. */
 export type ForkFilter = 'strict' | 'prefer' | 'off';
@@ -18,6 +18,8 @@ export type ForkFilter = 'strict' | 'prefer' | 'off';
 /** DiscoveryOptions.fork: our network (or a fixed fork id) and the filter. */
 export interface ForkOptions {
   network?: NetworkName;
+  /** A fork schedule of our own (e.g. from a genesis file, src/node/genesis.ts); wins over `network`. */
+  schedule?: ForkSchedule;
   id?: ForkId;
   /** Default 'prefer'. */
   filter?: ForkFilter;
@@ -35,9 +37,14 @@ export class ForkPolicy {
     this.filter = cfg.filter ?? 'prefer';
   }
 
+  /** The fork schedule served: from a genesis file, else the named network's (undefined with a fixed id only). */
+  get schedule(): ForkSchedule | undefined {
+    return this.cfg.schedule ?? (this.cfg.network !== undefined ? NETWORKS[this.cfg.network] : undefined);
+  }
+
   /** Our fork id now. */
   ours(): ForkId {
-    return this.cfg.id ?? forkId(NETWORKS[this.cfg.network!], headAt(this.now()));
+    return this.cfg.id ?? forkId(this.schedule!, headAt(this.now()));
   }
 
   /** true: our network; false: another; undefined: unknown (no record or no `eth` entry). */
@@ -51,7 +58,8 @@ export class ForkPolicy {
     const raw = parsed?.pairs.get('eth');
     const id = raw === undefined ? undefined : decodeEthEntry(raw);
     if (id !== undefined) {
-      if (this.cfg.network !== undefined && this.cfg.id === undefined) ok = isCompatible(NETWORKS[this.cfg.network], headAt(this.now()), id);
+      const schedule = this.schedule;
+      if (schedule !== undefined && this.cfg.id === undefined) ok = isCompatible(schedule, headAt(this.now()), id);
       else ok = id.hash.equals(this.ours().hash);
     }
     this.cache.set(n, { record: rec, ok });
@@ -85,6 +93,6 @@ export class ForkPolicy {
 
 /** The policy `fork` asks for; undefined (serving off) without a network or a fork id. */
 export function forkPolicyFor(fork: ForkOptions | undefined, now: () => number): ForkPolicy | undefined {
-  if (fork === undefined || (fork.network === undefined && fork.id === undefined)) return undefined;
+  if (fork === undefined || (fork.network === undefined && fork.schedule === undefined && fork.id === undefined)) return undefined;
   return new ForkPolicy(fork, now);
 }

@@ -146,6 +146,11 @@ export class KnownNodes {
     return out;
   }
 
+  /** Every known node (unordered): read-only views for reports. */
+  values(): IterableIterator<Readonly<KnownNode>> {
+    return this.byId.values();
+  }
+
   /**
    * Forgets a node. O(1): it is marked gone and left in the arrays until
    * gone ones are a quarter of them (after a restart, thousands of dead

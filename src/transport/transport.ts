@@ -46,6 +46,7 @@ import { MatchResult, Matcher, PendingQueue } from './pending';
 import { SendPool } from './pool';
 import { OpenedFrom, PacketSocket, RemoteAddress } from './socket';
 import { BOND_EXPIRATION_MS, BUCKET_SIZE, EXPIRATION_SEC, RESP_TIMEOUT_MS } from '../defaults';
+import { RefusalReason, RefusalTally } from './refusals';
 
 export { BUCKET_SIZE, ipKeyOf };
 export { MAX_FINDNODE_FAILURES, MAX_HELD_FINDNODES as MAX_DEFERRED_FINDNODES, PINGBACK_BACKOFF_MS, PINGBACK_BACKOFF_MAX_MS } from './bonding';
@@ -270,6 +271,8 @@ export class Transport extends EventEmitter {
   private bytesIn = 0;
   private bytesOut = 0;
   private readonly decodeDrops = new Float64Array(8);
+  /** The source IPs refused most (before any crypto), for the operator's dashboard. */
+  readonly refusals = new RefusalTally();
   private readonly drops = Object.fromEntries(RULE_DROPS.map((r) => [r, 0])) as Record<(typeof RULE_DROPS)[number], number>;
   private readonly isBannedIp?: (ip: Uint8Array) => boolean;
   private readonly isBannedId?: (id: Uint8Array) => boolean;
@@ -358,23 +361,23 @@ export class Transport extends EventEmitter {
    */
   private readonly admit = (buf: Uint8Array, off: number, len: number, from: RemoteAddress): boolean => {
     if (this.closed) return false;
-    let refused = true;
-    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) this.drops.netrestrict++;
-    else if (this.isBannedIp !== undefined && this.isBannedIp(from.ip)) this.drops.banned++;
-    else if (this.limiter === undefined) refused = false;
-    else {
+    let refused: RefusalReason | undefined;
+    if (this.netrestrict !== undefined && !this.netrestrict.contains(from.ip)) refused = 'netrestrict';
+    else if (this.isBannedIp !== undefined && this.isBannedIp(from.ip)) refused = 'banned';
+    else if (this.limiter !== undefined) {
       // The type byte, unverified: a forged one fails the hash check later.
       const r = this.limiter.admit(from.ip, len > HEAD_SIZE ? buf[off + HEAD_SIZE] : 0, this.clock.now());
-      if (r === Refusal.None) refused = false;
-      else if (r === Refusal.Global) this.drops.rate_global++;
-      else {
-        if (r === Refusal.Ip) this.drops.rate_ip++;
-        else this.drops.rate_type++;
+      if (r === Refusal.Global) refused = 'rate_global';
+      else if (r !== Refusal.None) {
+        refused = r === Refusal.Ip ? 'rate_ip' : 'rate_type';
         if (this.onAbusiveIp !== undefined && this.limiter.abusive(from.ip, this.clock.now())) this.onAbusiveIp(Buffer.from(from.ip));
       }
     }
-    if (refused) this.bytesIn += len;
-    return !refused;
+    if (refused === undefined) return true;
+    this.drops[refused]++;
+    this.refusals.count(from.ip, refused, this.wallNow());
+    this.bytesIn += len;
+    return false;
   };
 
   private readonly onDatagram = (buf: Uint8Array, off: number, len: number, from: OpenedFrom): void => {

@@ -78,6 +78,8 @@ export interface Bootnode extends CliChild {
   enr: string;
   port: number;
   metricsUrl?: string;
+  /** The --http-addr API's base URL (ends in /). */
+  httpUrl?: string;
 }
 
 /** Starts `discv4 [args]` on 127.0.0.1:0 and waits for its enode URL and ENR on stdout. */
@@ -88,6 +90,7 @@ export async function startBootnode(args: readonly string[], cwd: string, env?: 
   await until(() => ended !== undefined || /^\s*enr\s+enr:\S+$/m.test(c.stdout()), 10_000, 'the bootnode to print its ENR');
   if (ended !== undefined) throw new Error(`bootnode exited with ${ended.code}: ${ended.stderr}`);
   if (args.includes('--metrics-addr')) await until(() => /^\s*metrics\s+http:/m.test(c.stdout()), 5_000, 'the metrics URL');
+  if (args.includes('--http-addr')) await until(() => /^\s*http\s+http:/m.test(c.stdout()), 5_000, 'the HTTP API URL');
   const out = c.stdout();
   const enode = /enode:\/\/[0-9a-f]{128}@\S+/.exec(out)![0];
   return {
@@ -97,6 +100,7 @@ export async function startBootnode(args: readonly string[], cwd: string, env?: 
     enr: /^\s*enr\s+(enr:\S+)$/m.exec(out)![1],
     port: Number(/discport=(\d+)/.exec(enode)?.[1] ?? /:(\d+)$/.exec(enode)![1]),
     metricsUrl: /^\s*metrics\s+(http:\S+)$/m.exec(out)?.[1],
+    httpUrl: /^\s*http\s+(http:\S+)$/m.exec(out)?.[1],
   };
 }
 
