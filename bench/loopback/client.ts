@@ -853,6 +853,22 @@ export class LoopbackClient {
     if (this.windowSending) this.sendNextWindow();
   }
 
+  /**
+   * The end of a measured phase: wait until nothing is in flight (at most
+   * the loss timeout and a little more), stop the timeout scan, go idle,
+   * then `done` (which resolves the phase with the final counts).
+   */
+  private drainThen(inflight: () => number, lossTimeoutMs: number, scan: NodeJS.Timeout, done: () => void): void {
+    const drainStart = performance.now();
+    const drain = setInterval(() => {
+      if (inflight() > 0 && performance.now() - drainStart < lossTimeoutMs + 200) return;
+      clearInterval(drain);
+      clearInterval(scan);
+      this.mode = 'idle';
+      done();
+    }, 10);
+  }
+
   private scanTimeouts(lossTimeoutMs: number): void {
     const now = performance.now();
     const sentAt = this.sentAt;
@@ -927,14 +943,9 @@ export class LoopbackClient {
         };
         opts.onEnd?.();
         this.windowSending = false;
-        const drainStart = performance.now();
-        const drain = setInterval(() => {
-          if (this.inflight > 0 && performance.now() - drainStart < lossTimeoutMs + 200) return;
-          clearInterval(drain);
-          clearInterval(scan);
-          this.mode = 'idle';
-          resolve({ ...counts, losses: this.losses, lateOrDuplicate: this.lateOrDup, undrained: this.inflight, rtt: this.rtts.summary() });
-        }, 10);
+        this.drainThen(() => this.inflight, lossTimeoutMs, scan, () =>
+          resolve({ ...counts, losses: this.losses, lateOrDuplicate: this.lateOrDup, undrained: this.inflight, rtt: this.rtts.summary() }),
+        );
       }, opts.warmupMs + opts.measureMs);
     });
   }
@@ -1127,12 +1138,7 @@ export class LoopbackClient {
         };
         opts.onEnd?.();
         this.fullSending = false;
-        const drainStart = performance.now();
-        const drain = setInterval(() => {
-          if (this.fullInflight > 0 && performance.now() - drainStart < lossTimeoutMs + 200) return;
-          clearInterval(drain);
-          clearInterval(scan);
-          this.mode = 'idle';
+        this.drainThen(() => this.fullInflight, lossTimeoutMs, scan, () =>
           resolve({
             ...counts,
             lost: this.fullLost,
@@ -1144,8 +1150,8 @@ export class LoopbackClient {
             poolUsed: this.freshNext,
             poolSize: this.freshCount,
             poolExhausted: this.poolExhausted,
-          });
-        }, 10);
+          }),
+        );
       }, opts.warmupMs + opts.measureMs);
     });
   }
@@ -1276,14 +1282,9 @@ export class LoopbackClient {
         };
         opts.onEnd?.();
         this.fnSending = false;
-        const drainStart = performance.now();
-        const drain = setInterval(() => {
-          if (this.fnInflight > 0 && performance.now() - drainStart < lossTimeoutMs + 200) return;
-          clearInterval(drain);
-          clearInterval(scan);
-          this.mode = 'idle';
-          resolve({ ...counts, lost: this.fnLost, stray: this.fnStray, undrained: this.fnInflight, rtt: this.rtts.summary() });
-        }, 10);
+        this.drainThen(() => this.fnInflight, lossTimeoutMs, scan, () =>
+          resolve({ ...counts, lost: this.fnLost, stray: this.fnStray, undrained: this.fnInflight, rtt: this.rtts.summary() }),
+        );
       }, opts.warmupMs + opts.measureMs);
     });
   }

@@ -14,7 +14,7 @@
  * the node has started.
  */
 import * as dgram from 'node:dgram';
-import { createServer, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
 import { join } from 'node:path';
 import { osExplain, osProblem } from '../errors';
 import { nodeIdFromPrivateKey, generatePrivateKey } from '../crypto';
@@ -34,6 +34,7 @@ import type { NatMapping } from '../nat/types';
 import { parseRecord } from '../enr/record';
 import { packageVersion } from './version';
 import { HttpApi, httpFailure, startHttpApi } from './http';
+import { checkTcpPortFree } from './listen';
 import { SHUTDOWN_TIMEOUT_MS } from '../defaults';
 
 export { SHUTDOWN_TIMEOUT_MS };
@@ -62,8 +63,8 @@ export async function bootnodeKey(o: Options, log: Logger): Promise<{ key: Buffe
 }
 
 /**
- * Binds, then releases, the UDP port (--addr) and the metrics port
- * (--metrics-addr) when they are fixed; a CliError saying which is taken
+ * Binds, then releases, the UDP port (--addr), the metrics port
+ * (--metrics-addr) and the HTTP API's (--http-addr) when they are fixed; a CliError saying which is taken
  * and what to do. (Port 0 is always free.)
  */
 export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'> & Partial<Pick<Options, 'httpAddr'>>): Promise<void> {
@@ -77,22 +78,9 @@ export async function checkPortsFree(o: Pick<Options, 'addr' | 'metricsAddr'> & 
       sock.bind(o.addr.port, o.addr.host, () => sock.close(() => resolve()));
     });
   }
-  const m = o.metricsAddr;
-  if (m !== undefined && m.port !== 0) {
-    const srv = createServer();
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', (err) => reject(metricsFailure(m, err)));
-      srv.listen(m.port, m.host, () => srv.close(() => resolve()));
-    });
-  }
-  const h = o.httpAddr;
-  if (h !== undefined && h.port !== 0) {
-    const srv = createServer();
-    await new Promise<void>((resolve, reject) => {
-      srv.once('error', (err) => reject(httpFailure(h, err)));
-      srv.listen(h.port, h.host, () => srv.close(() => resolve()));
-    });
-  }
+  const { metricsAddr: m, httpAddr: h } = o;
+  await checkTcpPortFree(m, (err) => metricsFailure(m!, err));
+  await checkTcpPortFree(h, (err) => httpFailure(h!, err));
 }
 
 /**

@@ -19,6 +19,7 @@
  * metrics (nodejs_eventloop_lag_seconds, process_resident_memory_bytes...).
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ListeningServer, listenHttp } from './listen';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry, Summary } from 'prom-client';
 import { generatePrivateKey, nativeCrypto } from '../crypto';
 import type { Discovery } from '../node/discovery';
@@ -200,11 +201,8 @@ export function createMetrics(d: Discovery, info: { version: string }): NodeMetr
   };
 }
 
-export interface MetricsServer {
-  /** http://host:port/metrics */
-  readonly url: string;
-  close(): Promise<void>;
-}
+/** The metrics server: its URL (http://host:port/metrics) and close(). */
+export type MetricsServer = ListeningServer;
 
 /** The one line for a metrics address the server cannot listen on (here, and in bootnode's checkPortsFree). */
 export function metricsFailure(addr: HostPort, err: unknown): CliError {
@@ -237,24 +235,5 @@ export function serveMetrics(registry: Registry, addr: HostPort): Promise<Metric
     }
     res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
   });
-  // A scraper that stalls must not hold sockets forever.
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(metricsFailure(addr, err)));
-    server.listen(addr.port, addr.host, () => {
-      const a = server.address();
-      const port = a !== null && typeof a === 'object' ? a.port : addr.port;
-      const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
-      resolve({
-        url: `http://${host}:${port}/metrics`,
-        close: () =>
-          new Promise<void>((r) => {
-            server.close(() => r());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listenHttp(server, addr, '/metrics', (err) => metricsFailure(addr, err));
 }

@@ -18,14 +18,12 @@ import { osExplain } from '../../errors';
 import { CliError } from '../errors';
 import type { HostPort } from '../flags';
 import { respondMetrics } from '../metrics';
+import { ListeningServer, listenHttp } from '../listen';
 import { ApiContext, bans, history, nodesCsv, nodesPage, parseNodesQuery, QueryError, status } from './api';
 import { DASHBOARD_CSS, DASHBOARD_HTML, DASHBOARD_JS, FAVICON_SVG } from './dashboard';
 
-export interface HttpServer {
-  /** http://host:port/ */
-  readonly url: string;
-  close(): Promise<void>;
-}
+/** The API server: its URL (http://host:port/) and close(). */
+export type HttpServer = ListeningServer;
 
 /** The one line for an HTTP address the server cannot listen on. */
 export function httpFailure(addr: HostPort, err: unknown): CliError {
@@ -105,23 +103,5 @@ export function serveHttp(ctx: ApiContext, registry: Registry | undefined, addr:
       else json(req, res, 500, { error: `internal error: ${(err as Error).message}` });
     }
   });
-  server.requestTimeout = 10_000;
-  server.headersTimeout = 10_000;
-  server.keepAliveTimeout = 5_000;
-  return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(httpFailure(addr, err)));
-    server.listen(addr.port, addr.host, () => {
-      const a = server.address();
-      const port = a !== null && typeof a === 'object' ? a.port : addr.port;
-      const host = addr.host.includes(':') ? `[${addr.host}]` : addr.host;
-      resolve({
-        url: `http://${host}:${port}/`,
-        close: () =>
-          new Promise<void>((r) => {
-            server.close(() => r());
-            server.closeAllConnections();
-          }),
-      });
-    });
-  });
+  return listenHttp(server, addr, '/', (err) => httpFailure(addr, err));
 }

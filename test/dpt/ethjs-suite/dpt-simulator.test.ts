@@ -5,8 +5,8 @@
  * run and must not throw, or the test fails (upstream passes silently).
  */
 import * as assert from 'node:assert/strict';
-import { destroyCreated, freePort, freePortRange, guardDns, IMPLS, testFor } from './harness';
-import type { DnsGuard, SuiteDPT } from './harness';
+import { freePort, freePortRange, IMPLS, suiteHooks, testFor } from './harness';
+import type { SuiteDPT } from './harness';
 import { testData } from './testdata';
 import { makeUtil } from './util';
 
@@ -15,17 +15,7 @@ for (const impl of IMPLS) {
   const test = testFor(impl);
 
   describe(`ethjs suite: DPT simulator tests (${impl.name})`, () => {
-    let guard: DnsGuard;
-    before(async () => {
-      guard = await guardDns();
-    });
-    after(async () => {
-      await guard.close();
-    });
-    afterEach(() => {
-      destroyCreated();
-      guard.restoreResolve();
-    });
+    suiteHooks();
 
     test('DPT: new working node', async (h) => {
       const dpts = util.initTwoPeerDPTSetup(await freePortRange(2));

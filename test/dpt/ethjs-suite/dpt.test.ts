@@ -5,8 +5,7 @@
  * checked (vi.fn / vi.spyOn replaced by the harness's resolvingFn / spyOn).
  */
 import * as assert from 'node:assert/strict';
-import { destroyCreated, guardDns, IMPLS, resolvingFn, restoreAllMocks, spyOn, testFor } from './harness';
-import type { DnsGuard } from './harness';
+import { IMPLS, resolvingFn, spyOn, suiteHooks, testFor } from './harness';
 
 const hexToBytes = (hex: string): Uint8Array => new Uint8Array(Buffer.from(hex.replace(/^0x/, ''), 'hex'));
 
@@ -21,18 +20,7 @@ for (const impl of IMPLS) {
   const { name, DPT } = impl;
   const test = testFor(impl);
   describe(`ethjs suite: DPT (${name})`, () => {
-    let guard: DnsGuard;
-    before(async () => {
-      guard = await guardDns();
-    });
-    after(async () => {
-      await guard.close();
-    });
-    afterEach(() => {
-      restoreAllMocks();
-      destroyCreated();
-      guard.restoreResolve();
-    });
+    suiteHooks();
 
     const privateKey1 = hexToBytes('0x012e930448c53e0b73edbbbc433e8a741e978cda79be2be039905f538d6247c2');
 

@@ -346,3 +346,23 @@ function redirected<R extends new (options?: DnsModule.ResolverOptions) => { set
   });
   return Sub as unknown as R;
 }
+
+/**
+ * The hooks every ported suite installs inside its describe(): the DNS
+ * guard for the whole suite; after each test, spies restored, the DPTs it
+ * created destroyed and the process's resolver put back.
+ */
+export function suiteHooks(): void {
+  let guard: DnsGuard;
+  before(async () => {
+    guard = await guardDns();
+  });
+  after(async () => {
+    await guard.close();
+  });
+  afterEach(() => {
+    restoreAllMocks();
+    destroyCreated();
+    guard.restoreResolve();
+  });
+}
