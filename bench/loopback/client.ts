@@ -854,19 +854,55 @@ export class LoopbackClient {
   }
 
   /**
-   * The end of a measured phase: wait until nothing is in flight (at most
-   * the loss timeout and a little more), stop the timeout scan, go idle,
-   * then `done` (which resolves the phase with the final counts).
+   * The timing every window phase shares: `warmupMs` unmeasured, then
+   * `measureMs` measured (drop, CPU and datagram counters and the phase's
+   * own, via `mark`, taken at its start; RTTs sampled), then `end` builds the
+   * counts, sending stops, and once nothing is in flight (at most the loss
+   * timeout and a little more) the timeout scan stops and `done` resolves
+   * the phase.
    */
-  private drainThen(inflight: () => number, lossTimeoutMs: number, scan: NodeJS.Timeout, done: () => void): void {
-    const drainStart = performance.now();
-    const drain = setInterval(() => {
-      if (inflight() > 0 && performance.now() - drainStart < lossTimeoutMs + 200) return;
-      clearInterval(drain);
-      clearInterval(scan);
-      this.mode = 'idle';
-      done();
-    }, 10);
+  private measurePhase<B, C>(
+    opts: { warmupMs: number; measureMs: number; onStart?: () => void; onEnd?: () => void },
+    p: {
+      mark: () => B;
+      end: (base: B, seconds: number, common: ClientCost & { kernelDrops: ReturnType<typeof dropsBetween> }) => C;
+      stopSending: () => void;
+      inflight: () => number;
+      lossTimeoutMs: number;
+      scan: NodeJS.Timeout;
+      done: (counts: C) => void;
+    },
+  ): void {
+    let base: B = p.mark();
+    let t0 = 0;
+    let c0 = process.cpuUsage();
+    let d0 = 0;
+    let s0: DropSnapshot | null = null;
+    setTimeout(() => {
+      s0 = this.dropSnapshot();
+      base = p.mark();
+      t0 = performance.now();
+      c0 = process.cpuUsage();
+      d0 = this.sentDatagrams + this.receivedDatagrams;
+      this.rtts.n = 0;
+      this.rttOn = true;
+      opts.onStart?.();
+    }, opts.warmupMs);
+    setTimeout(() => {
+      this.rttOn = false;
+      const seconds = (performance.now() - t0) / 1000;
+      const counts = p.end(base, seconds, { ...this.cost(c0, d0, seconds), kernelDrops: dropsBetween(s0 ?? this.dropSnapshot(), this.dropSnapshot()) });
+      opts.onEnd?.();
+      p.stopSending();
+      const drainStart = performance.now();
+      const drain = setInterval(() => {
+        if (p.inflight() > 0 && performance.now() - drainStart < p.lossTimeoutMs + 200) return;
+        clearInterval(drain);
+        clearInterval(p.scan);
+        this.mode = 'idle';
+        p.done(counts);
+      }, 10);
+    }, opts.warmupMs + opts.measureMs);
   }
 
   private scanTimeouts(lossTimeoutMs: number): void {
@@ -912,41 +948,20 @@ export class LoopbackClient {
     this.windowSending = true;
 
     return new Promise((resolve) => {
-      let m0 = 0;
-      let t0 = 0;
-      let c0 = process.cpuUsage();
-      let d0 = 0;
-      let s0: DropSnapshot | null = null;
-      let counts: Omit<WindowCounts, 'losses' | 'lateOrDuplicate' | 'undrained' | 'rtt'>;
       const scan = setInterval(() => this.scanTimeouts(lossTimeoutMs), 100);
       for (let i = 0; i < opts.window; i++) this.sendNextWindow();
-      setTimeout(() => {
-        s0 = this.dropSnapshot();
-        m0 = this.matched;
-        t0 = performance.now();
-        c0 = process.cpuUsage();
-        d0 = this.sentDatagrams + this.receivedDatagrams;
-        this.rtts.n = 0;
-        this.rttOn = true;
-        opts.onStart?.();
-      }, opts.warmupMs);
-      setTimeout(() => {
-        this.rttOn = false;
-        const seconds = (performance.now() - t0) / 1000;
-        const pongs = this.matched - m0;
-        counts = {
-          pongs,
-          seconds,
-          pongsPerSec: pongs / seconds,
-          ...this.cost(c0, d0, seconds),
-          kernelDrops: dropsBetween(s0 ?? this.dropSnapshot(), this.dropSnapshot()),
-        };
-        opts.onEnd?.();
-        this.windowSending = false;
-        this.drainThen(() => this.inflight, lossTimeoutMs, scan, () =>
-          resolve({ ...counts, losses: this.losses, lateOrDuplicate: this.lateOrDup, undrained: this.inflight, rtt: this.rtts.summary() }),
-        );
-      }, opts.warmupMs + opts.measureMs);
+      this.measurePhase(opts, {
+        mark: () => this.matched,
+        end: (m0, seconds, common) => {
+          const pongs = this.matched - m0;
+          return { pongs, seconds, pongsPerSec: pongs / seconds, ...common };
+        },
+        stopSending: () => (this.windowSending = false),
+        inflight: () => this.inflight,
+        lossTimeoutMs,
+        scan,
+        done: (counts) => resolve({ ...counts, losses: this.losses, lateOrDuplicate: this.lateOrDup, undrained: this.inflight, rtt: this.rtts.summary() }),
+      });
     });
   }
 
@@ -1102,43 +1117,29 @@ export class LoopbackClient {
     this.fullSending = true;
 
     return new Promise((resolve) => {
-      let t0 = 0;
-      let c0 = process.cpuUsage();
-      let d0 = 0;
-      let s0: DropSnapshot | null = null;
-      let base = { pings: 0, pongs: 0, answered: 0 };
-      let counts: Omit<FullPathCounts, 'lost' | 'repingsAnswered' | 'unattributed' | 'skipped' | 'undrained' | 'rtt' | 'poolUsed' | 'poolSize' | 'poolExhausted'>;
       const scan = setInterval(() => this.scanFullTimeouts(lossTimeoutMs), 50);
       for (let i = 0; i < opts.window; i++) if (!this.sendNextFresh()) break;
-      setTimeout(() => {
-        s0 = this.dropSnapshot();
-        base = { pings: this.fullPings, pongs: this.fullPongs, answered: this.fullAnswered };
-        t0 = performance.now();
-        c0 = process.cpuUsage();
-        d0 = this.sentDatagrams + this.receivedDatagrams;
-        this.rtts.n = 0;
-        this.rttOn = true;
-        opts.onStart?.();
-      }, opts.warmupMs);
-      setTimeout(() => {
-        this.rttOn = false;
-        const seconds = (performance.now() - t0) / 1000;
-        const pongs = this.fullPongs - base.pongs;
-        const answered = this.fullAnswered - base.answered;
-        counts = {
-          window: opts.window,
-          seconds,
-          pings: this.fullPings - base.pings,
-          pongs,
-          pingBacksAnswered: answered,
-          pongsPerSec: pongs / seconds,
-          pingBacksAnsweredPerSec: answered / seconds,
-          ...this.cost(c0, d0, seconds),
-          kernelDrops: dropsBetween(s0 ?? this.dropSnapshot(), this.dropSnapshot()),
-        };
-        opts.onEnd?.();
-        this.fullSending = false;
-        this.drainThen(() => this.fullInflight, lossTimeoutMs, scan, () =>
+      this.measurePhase(opts, {
+        mark: () => ({ pings: this.fullPings, pongs: this.fullPongs, answered: this.fullAnswered }),
+        end: (base, seconds, common) => {
+          const pongs = this.fullPongs - base.pongs;
+          const answered = this.fullAnswered - base.answered;
+          return {
+            window: opts.window,
+            seconds,
+            pings: this.fullPings - base.pings,
+            pongs,
+            pingBacksAnswered: answered,
+            pongsPerSec: pongs / seconds,
+            pingBacksAnsweredPerSec: answered / seconds,
+            ...common,
+          };
+        },
+        stopSending: () => (this.fullSending = false),
+        inflight: () => this.fullInflight,
+        lossTimeoutMs,
+        scan,
+        done: (counts) =>
           resolve({
             ...counts,
             lost: this.fullLost,
@@ -1151,8 +1152,7 @@ export class LoopbackClient {
             poolSize: this.freshCount,
             poolExhausted: this.poolExhausted,
           }),
-        );
-      }, opts.warmupMs + opts.measureMs);
+      });
     });
   }
 
@@ -1247,45 +1247,29 @@ export class LoopbackClient {
     this.fnSending = true;
 
     return new Promise((resolve) => {
-      let t0 = 0;
-      let c0 = process.cpuUsage();
-      let d0 = 0;
-      let s0: DropSnapshot | null = null;
-      let base = { answers: 0, short: 0, nodes: 0, packets: 0 };
-      let counts: Omit<FindnodeCounts, 'lost' | 'stray' | 'undrained' | 'rtt'>;
       const scan = setInterval(() => this.scanFindnodeTimeouts(opts.window, lossTimeoutMs), 50);
       for (let s = 1; s <= opts.window; s++) this.sendFindnode(s);
-      setTimeout(() => {
-        s0 = this.dropSnapshot();
-        base = { answers: this.fnAnswers, short: this.fnShort, nodes: this.fnNodesTotal, packets: this.fnPacketsIn };
-        t0 = performance.now();
-        c0 = process.cpuUsage();
-        d0 = this.sentDatagrams + this.receivedDatagrams;
-        this.rtts.n = 0;
-        this.rttOn = true;
-        opts.onStart?.();
-      }, opts.warmupMs);
-      setTimeout(() => {
-        this.rttOn = false;
-        const seconds = (performance.now() - t0) / 1000;
-        const answers = this.fnAnswers - base.answers;
-        counts = {
-          window: opts.window,
-          seconds,
-          answers,
-          answersPerSec: answers / seconds,
-          shortAnswers: this.fnShort - base.short,
-          nodesPerAnswer: answers > 0 ? (this.fnNodesTotal - base.nodes) / answers : null,
-          neighborsPackets: this.fnPacketsIn - base.packets,
-          ...this.cost(c0, d0, seconds),
-          kernelDrops: dropsBetween(s0 ?? this.dropSnapshot(), this.dropSnapshot()),
-        };
-        opts.onEnd?.();
-        this.fnSending = false;
-        this.drainThen(() => this.fnInflight, lossTimeoutMs, scan, () =>
-          resolve({ ...counts, lost: this.fnLost, stray: this.fnStray, undrained: this.fnInflight, rtt: this.rtts.summary() }),
-        );
-      }, opts.warmupMs + opts.measureMs);
+      this.measurePhase(opts, {
+        mark: () => ({ answers: this.fnAnswers, short: this.fnShort, nodes: this.fnNodesTotal, packets: this.fnPacketsIn }),
+        end: (base, seconds, common) => {
+          const answers = this.fnAnswers - base.answers;
+          return {
+            window: opts.window,
+            seconds,
+            answers,
+            answersPerSec: answers / seconds,
+            shortAnswers: this.fnShort - base.short,
+            nodesPerAnswer: answers > 0 ? (this.fnNodesTotal - base.nodes) / answers : null,
+            neighborsPackets: this.fnPacketsIn - base.packets,
+            ...common,
+          };
+        },
+        stopSending: () => (this.fnSending = false),
+        inflight: () => this.fnInflight,
+        lossTimeoutMs,
+        scan,
+        done: (counts) => resolve({ ...counts, lost: this.fnLost, stray: this.fnStray, undrained: this.fnInflight, rtt: this.rtts.summary() }),
+      });
     });
   }
 }
