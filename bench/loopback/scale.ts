@@ -42,7 +42,7 @@ import { interference, ForeignCpu } from '../interference';
 import { resultsDir } from '../results-dir';
 import type { ScaleArgs, ScaleReady, ServerStats } from './protocol';
 
-/** Done-when of issue #19: the big bootnode answers at least 1/2 as many findnodes per second. */
+/** A bootnode with a big table must answer at least 1/2 as many findnodes per second as one with a 16-per-bucket table. */
 export const SCALE_MAX_SLOWDOWN = 2;
 /** Bonded keys the findnodes come from. */
 const KEYS = 64;

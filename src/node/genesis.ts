@@ -70,8 +70,12 @@ function u64(v: Json | undefined, what: string, dflt = 0n): bigint {
   return n;
 }
 
-/** Hex bytes ("0x" optional); `size`: exact length, left-padded when `pad`. */
-function hexBytes(v: Json | undefined, what: string, size?: number, pad = false): Buffer {
+/**
+ * Hex text as bytes ("0x" optional). With `size`: exactly that many bytes (`fit: 'exact'`),
+ * or at most that many, left-padded with zeros (`fit: 'pad'`: geth reads
+ * hashes and words that way).
+ */
+function hexBytes(v: Json | undefined, what: string, size?: number, fit: 'exact' | 'pad' = 'exact'): Buffer {
   if (v === undefined || v === null) return Buffer.alloc(size ?? 0);
   if (typeof v !== 'string') throw new GenesisError(`${what}: expected a hex string, got ${JSON.stringify(v)}`);
   let h = v.trim().replace(/^0x/i, '');
@@ -80,7 +84,7 @@ function hexBytes(v: Json | undefined, what: string, size?: number, pad = false)
   const b = Buffer.from(h, 'hex');
   if (size === undefined) return b;
   if (b.length === size) return b;
-  if (pad && b.length < size) return Buffer.concat([Buffer.alloc(size - b.length), b]);
+  if (fit === 'pad' && b.length < size) return Buffer.concat([Buffer.alloc(size - b.length), b]);
   throw new GenesisError(`${what}: expected ${size} bytes, got ${b.length}`);
 }
 
@@ -100,10 +104,10 @@ function nibbles(key: Buffer): number[] {
 }
 
 /** Hex-prefix encoding of a nibble path. */
-function hexPrefix(path: number[], leaf: boolean): Buffer {
+function hexPrefix(path: number[], kind: 'leaf' | 'extension'): Buffer {
   const odd = path.length % 2;
   const out = Buffer.alloc(1 + ((path.length - odd) >> 1));
-  out[0] = ((leaf ? 2 : 0) + odd) << 4;
+  out[0] = ((kind === 'leaf' ? 2 : 0) + odd) << 4;
   let i = 0;
   if (odd === 1) out[0] |= path[i++];
   for (let o = 1; i < path.length; i += 2, o++) out[o] = (path[i] << 4) | path[i + 1];
@@ -117,7 +121,7 @@ function ref(node: RlpInput): RlpInput {
 }
 
 function node(items: ReadonlyArray<{ path: number[]; value: Buffer }>, depth: number): RlpInput {
-  if (items.length === 1) return [hexPrefix(items[0].path.slice(depth), true), items[0].value];
+  if (items.length === 1) return [hexPrefix(items[0].path.slice(depth), 'leaf'), items[0].value];
   // Shared prefix of all keys from `depth`: an extension node.
   let common = 0;
   const first = items[0].path;
@@ -126,7 +130,7 @@ function node(items: ReadonlyArray<{ path: number[]; value: Buffer }>, depth: nu
     if (d >= first.length || !items.every((it) => it.path[d] === first[d])) break;
     common++;
   }
-  if (common > 0) return [hexPrefix(first.slice(depth, depth + common), false), ref(node(items, depth + common))];
+  if (common > 0) return [hexPrefix(first.slice(depth, depth + common), 'extension'), ref(node(items, depth + common))];
   const branch: RlpInput[] = [];
   let value: Buffer = Buffer.alloc(0);
   for (let n = 0; n < 16; n++) {
@@ -174,9 +178,9 @@ export function allocStateRoot(alloc: Obj): Buffer {
     if (acc.storage !== undefined && acc.storage !== null) {
       if (!isObj(acc.storage)) throw new GenesisError(`${what} storage: expected an object of slot: value`);
       for (const [k, v] of Object.entries(acc.storage)) {
-        const value = trim(hexBytes(v, `${what} storage ${k}`, 32, true));
+        const value = trim(hexBytes(v, `${what} storage ${k}`, 32, 'pad'));
         // A zero value is no entry at all (geth deletes the slot).
-        if (value.length > 0) slots.push({ key: keccak256(hexBytes(k, `${what} storage key ${k}`, 32, true)), value: encodeRlp(value) });
+        if (value.length > 0) slots.push({ key: keccak256(hexBytes(k, `${what} storage key ${k}`, 32, 'pad')), value: encodeRlp(value) });
       }
     }
     const codeHash = code.length === 0 ? EMPTY_CODE_HASH : keccak256(code);
@@ -206,7 +210,7 @@ export function genesisHash(genesis: Obj): Buffer {
   const london = at('londonBlock', number);
   const timeFork = (name: string) => london && at(name, time);
 
-  const mixHash = hexBytes(genesis.mixHash ?? genesis.mixhash, 'mixHash', 32, true);
+  const mixHash = hexBytes(genesis.mixHash ?? genesis.mixhash, 'mixHash', 32, 'pad');
   let gasLimit = u64(genesis.gasLimit, 'gasLimit');
   if (gasLimit === 0n) gasLimit = GENESIS_GAS_LIMIT;
   let difficulty: bigint;
@@ -215,9 +219,9 @@ export function genesisHash(genesis: Obj): Buffer {
   else difficulty = mixHash.equals(Buffer.alloc(32)) ? GENESIS_DIFFICULTY : 0n;
 
   const header: RlpInput[] = [
-    hexBytes(genesis.parentHash, 'parentHash', 32, true),
+    hexBytes(genesis.parentHash, 'parentHash', 32, 'pad'),
     EMPTY_LIST_HASH,
-    hexBytes(genesis.coinbase, 'coinbase', 20, true),
+    hexBytes(genesis.coinbase, 'coinbase', 20, 'pad'),
     allocStateRoot(alloc),
     EMPTY_ROOT,
     EMPTY_ROOT,
@@ -229,7 +233,7 @@ export function genesisHash(genesis: Obj): Buffer {
     time,
     hexBytes(genesis.extraData, 'extraData'),
     mixHash,
-    hexBytes(u64(genesis.nonce, 'nonce').toString(16), 'nonce', 8, true),
+    hexBytes(u64(genesis.nonce, 'nonce').toString(16), 'nonce', 8, 'pad'),
   ];
   const baseFee = genesis.baseFeePerGas === undefined || genesis.baseFeePerGas === null ? undefined : uint(genesis.baseFeePerGas, 'baseFeePerGas');
   if (london) header.push(baseFee ?? INITIAL_BASE_FEE);
