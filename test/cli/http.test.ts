@@ -10,11 +10,13 @@
 import { strict as assert } from 'node:assert';
 import * as dgram from 'node:dgram';
 import * as fs from 'node:fs';
+import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser } from 'puppeteer-core';
 import { forkId, formatForkId, headAt, NETWORKS } from '../../src/node/forkid';
 import { loadChainSpec } from '../../src/node/genesis';
+import { hostAllowed } from '../../src/cli/http/server';
 import { decodeEnrText } from '../../src/cli/enr-text';
 import { decodeRecord } from '../../src/enr/record';
 import { decodeEthEntry } from '../../src/node/forkid';
@@ -171,6 +173,27 @@ describe('--http-addr: HTTP API and dashboard', function () {
     const strangerLine = lines.find((l) => l.startsWith(stranger.id))!;
     assert.equal(strangerLine.split(',')[1], '127.0.0.1');
     assert.equal(strangerLine.split(',')[9], 'other');
+  });
+
+  it('bound to loopback, refuses requests addressed to another host name (DNS rebinding) with 403, and serves loopback names', async () => {
+    const { port } = new URL(api);
+    const get = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.get({ host: '127.0.0.1', port: Number(port), path: '/status', headers: { Host: host } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+      });
+    for (const host of ['attacker.example', `attacker.example:${port}`, '192.168.1.7', '[2001:db8::1]:80']) {
+      const r = await get(host);
+      assert.equal(r.status, 403, host);
+      assert.match((JSON.parse(r.body) as { error: string }).error, /refused: this API is bound to 127\.0\.0\.1; open it by a loopback name/);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', `[::1]:${port}`, 'app.localhost']) assert.equal((await get(host)).status, 200, host);
+    assert.equal(hostAllowed('0.0.0.0', 'node.example.org'), true, 'bound beyond loopback, the operator chose who reaches it');
   });
 
   it('answers unknown paths 404, other methods 405 and bad parameters 400, each with a JSON error', async () => {

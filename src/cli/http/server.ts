@@ -13,6 +13,7 @@
  * parameters 400, each with a JSON body {"error": "..."}.
  */
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { isIPv4, isIPv6 } from 'node:net';
 import type { Registry } from 'prom-client';
 import { osExplain } from '../../errors';
 import { CliError } from '../errors';
@@ -75,10 +76,36 @@ export function httpRoutes(ctx: ApiContext, registry: Registry | undefined): Map
   return routes;
 }
 
+/**
+ * DNS rebinding: a web page the operator opens could point a name it owns
+ * at 127.0.0.1 and read the API from the browser. So an API bound to
+ * loopback answers only requests addressed to a loopback name (localhost,
+ * 127.x.y.z, [::1]); bound elsewhere, the operator chose who reaches it.
+ */
+export function hostAllowed(bindHost: string, hostHeader: string | undefined): boolean {
+  if (!isLoopbackIp(bindHost) || hostHeader === undefined) return true;
+  const name = hostHeader
+    .trim()
+    .toLowerCase()
+    .replace(/:\d+$/, '')
+    .replace(/^\[(.*)\]$/, '$1');
+  return name === 'localhost' || name.endsWith('.localhost') || isLoopbackIp(name);
+}
+
+function isLoopbackIp(host: string): boolean {
+  return (isIPv4(host) && host.startsWith('127.')) || (isIPv6(host) && host === '::1');
+}
+
 /** Serves the API on `addr`. Rejects with CliError (exit 1) if the address cannot be bound. */
 export function serveHttp(ctx: ApiContext, registry: Registry | undefined, addr: HostPort): Promise<HttpServer> {
   const routes = httpRoutes(ctx, registry);
   const server: Server = createServer((req, res) => {
+    if (!hostAllowed(addr.host, req.headers.host)) {
+      const a = server.address();
+      const port = a !== null && typeof a === 'object' ? a.port : addr.port;
+      json(req, res, 403, { error: `Host ${JSON.stringify(req.headers.host)} refused: this API is bound to ${addr.host}; open it by a loopback name, e.g. http://127.0.0.1:${port}/` });
+      return;
+    }
     let url: URL;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
