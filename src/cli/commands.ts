@@ -22,6 +22,7 @@ import { describeRecord, encodeEnrText, enodeOf, formatRows, NodeArg, parseNodeA
 import { CliError, EXIT_USAGE, usageError } from './errors';
 import { BanList } from '../node/bans';
 import { NodeDB } from '../db';
+import { csvCell } from './csv';
 import { Options } from './flags';
 import { parseKeyHex, readKeyFile, writeKeyFile } from './keyfile';
 
@@ -552,8 +553,7 @@ export async function cmdCrawl(o: Options, io: Io): Promise<number> {
  */
 export function formatCrawl(list: readonly CrawlEntry[], format: 'json' | 'csv' | 'geth'): string {
   if (format === 'csv') {
-    const cell = (v: string | number | boolean | undefined) => (v === undefined ? '' : /[",\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
-    const rows = list.map((e) => [e.id, e.enode, e.enr, e.seq, e.alive, e.lastSeen, e.lastReported].map(cell).join(','));
+    const rows = list.map((e) => [e.id, e.enode, e.enr, e.seq, e.alive, e.lastSeen, e.lastReported].map(csvCell).join(','));
     return ['id,enode,enr,seq,alive,lastSeen,lastReported', ...rows].join('\n') + '\n';
   }
   if (format === 'geth') {

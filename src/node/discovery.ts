@@ -272,9 +272,10 @@ export class Discovery extends EventEmitter {
   private readonly bootnodes: NodeRecordInfo[];
   private readonly refreshIntervalMs: number;
   private inboundNodes: 'afterRefresh' | 'always' | 'never';
-  private readonly clock: Clock;
-  /** Wall clock (ms) for the times known nodes were seen. */
-  private readonly now: () => number;
+  /** The monotonic clock every timer and duration runs on (the table's times read it). */
+  readonly clock: Clock;
+  /** Wall clock (ms): DB timestamps, the times known nodes were seen, bans. */
+  readonly now: () => number;
   private refreshTimer?: TimerHandle;
   private refreshing?: Promise<void>;
   private initDone = false;

@@ -10,7 +10,7 @@
  */
 import { decodeRecord } from '../enr/record';
 import type { Table, TableNode } from '../table/table';
-import { decodeEthEntry, ForkId, forkId, ForkSchedule, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
+import { recordForkId, ForkId, forkId, ForkSchedule, headAt, isCompatible, NETWORKS, NetworkName } from './forkid';
 
 /** Which nodes a neighbors answer may hold: ours only, ours first, or anyone. */
 export type ForkFilter = 'strict' | 'prefer' | 'off';
@@ -54,9 +54,7 @@ export class ForkPolicy {
     const hit = this.cache.get(n);
     if (hit !== undefined && hit.record === rec) return hit.ok;
     let ok: boolean | undefined;
-    const parsed = decodeRecord(rec);
-    const raw = parsed?.pairs.get('eth');
-    const id = raw === undefined ? undefined : decodeEthEntry(raw);
+    const id = recordForkId(decodeRecord(rec));
     if (id !== undefined) {
       const schedule = this.schedule;
       if (schedule !== undefined && this.cfg.id === undefined) ok = isCompatible(schedule, headAt(this.now()), id);
@@ -79,16 +77,20 @@ export class ForkPolicy {
    * nearest-first search, so the cost follows the answer, not the table.
    */
   closest(table: Table, targetHash: Buffer, count: number): TableNode[] {
-    const pick = (accept?: (n: TableNode) => boolean) => table.closest(targetHash, count, { preferLive: true, accept });
-    if (this.filter === 'off') return pick();
-    const ours = pick((n) => this.matches(n) === true);
+    if (this.filter === 'off') return table.closest(targetHash, count, { preferLive: true });
+    const ours = table.closest(targetHash, count, { preferLive: true, accept: this.isOurs });
     if (this.filter === 'strict' || ours.length >= count) return ours;
     // 'prefer': ours, then nodes of unknown network, then the others.
-    const unknown = pick((n) => this.matches(n) === undefined);
+    const unknown = table.closest(targetHash, count, { preferLive: true, accept: this.isUnknown });
     const answer = [...ours, ...unknown];
     if (answer.length >= count) return answer.slice(0, count);
-    return [...answer, ...pick((n) => this.matches(n) === false)].slice(0, count);
+    return [...answer, ...table.closest(targetHash, count, { preferLive: true, accept: this.isOther })].slice(0, count);
   }
+
+  // The three classes as accept filters, made once (not per findnode answer).
+  private readonly isOurs = (n: TableNode): boolean => this.matches(n) === true;
+  private readonly isUnknown = (n: TableNode): boolean => this.matches(n) === undefined;
+  private readonly isOther = (n: TableNode): boolean => this.matches(n) === false;
 }
 
 /** The policy `fork` asks for; undefined (serving off) without a network or a fork id. */

@@ -15,6 +15,7 @@
  */
 import { RlpInput } from '../wire/rlp';
 import { readItem, RlpItem } from '../wire/rlp';
+import type { DecodedRecord } from '../enr/record';
 
 export interface ForkSchedule {
   genesisHash: string;
@@ -164,6 +165,12 @@ export function ethEntry(id: ForkId): RlpInput {
 
 const item: RlpItem = { isList: false, start: 0, end: 0 };
 const inner: RlpItem = { isList: false, start: 0, end: 0 };
+
+/** The fork id of a decoded record's `eth` entry; undefined without one (or a malformed one). */
+export function recordForkId(record: DecodedRecord | undefined): ForkId | undefined {
+  const raw = record?.pairs.get('eth');
+  return raw === undefined ? undefined : decodeEthEntry(raw);
+}
 
 /** Reads the fork id from a raw `eth` entry value; undefined if it is not one. */
 export function decodeEthEntry(raw: Uint8Array): ForkId | undefined {

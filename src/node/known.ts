@@ -27,6 +27,7 @@
  */
 import { keccak256 } from '../crypto';
 import { distCmp } from '../table/distance';
+import { sameBytes } from '../wire/bytes';
 import { insertByDistance } from '../table/table';
 import { KNOWN_NODES, KNOWN_VERIFY_AFTER_MS } from '../defaults';
 
@@ -94,7 +95,8 @@ export class KnownNodes {
     const key = Buffer.from(n.id.buffer, n.id.byteOffset, n.id.byteLength).toString('latin1');
     const e = this.byId.get(key);
     if (e !== undefined) {
-      e.ip = Buffer.from(n.ip);
+      // Proofs of life come often (every revalidation pong): copy the endpoint only when it moved.
+      if (!sameBytes(e.ip, n.ip)) e.ip = Buffer.from(n.ip);
       e.udpPort = n.udpPort;
       e.tcpPort = n.tcpPort;
       if (n.record !== undefined) e.record = Buffer.from(n.record);

@@ -127,8 +127,6 @@ export interface TableConfig {
   admitNode?: (id: Uint8Array, ip: Uint8Array) => boolean;
 }
 
-const isValidatedLive = (n: TableNode): boolean => n.isValidatedLive;
-
 /** Where an update of an entry comes from: the node itself, or another node / our lookups. */
 type InfoSource = 'node' | 'hearsay';
 
@@ -155,6 +153,8 @@ export class Table {
   readonly selfId: Buffer;
   readonly selfHash: Buffer;
   readonly buckets: Bucket[] = [];
+  /** bucketOrder's result, reused (no allocation per findnode answer). */
+  private readonly order = new Uint8Array(N_BUCKETS);
   private readonly net: TableNet;
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -228,26 +228,27 @@ export class Table {
    * are used if there are any; with `accept`, only nodes it lets through.
    */
   closest(targetHash: Uint8Array, count: number, opts: ClosestOptions = {}): TableNode[] {
-    const accept = opts.accept;
     if (opts.preferLive === true) {
-      const live = this.nearest(targetHash, count, accept === undefined ? isValidatedLive : (n) => n.isValidatedLive && accept(n));
+      const live = this.nearest(targetHash, count, opts.accept, 'live');
       if (live.length > 0) return live;
     }
-    return this.nearest(targetHash, count, accept);
+    return this.nearest(targetHash, count, opts.accept, 'all');
   }
 
   /**
-   * The `count` entries closest to `targetHash` that `accept` lets through,
+   * The `count` entries closest to `targetHash` ('live': of those that
+   * answered a revalidation) that `accept` lets through,
    * visiting buckets nearest first and stopping once a bucket fills the
    * answer, so the cost follows the answer, not the table (a bootnode's
    * table may hold 17 x 1024 nodes). Worst case, too few accepted nodes:
    * one pass over the table. See bucketOrder for why the order is exact.
    */
-  private nearest(targetHash: Uint8Array, count: number, accept?: (n: TableNode) => boolean): TableNode[] {
+  private nearest(targetHash: Uint8Array, count: number, accept: ((n: TableNode) => boolean) | undefined, which: 'live' | 'all'): TableNode[] {
     const out: TableNode[] = [];
     if (count <= 0) return out;
     for (const j of this.bucketOrder(targetHash)) {
       for (const n of this.buckets[j].entries) {
+        if (which === 'live' && !n.isValidatedLive) continue;
         // Farther than the answer's last: skip it before asking the filter (the fork check costs more).
         if (out.length === count && distCmp(targetHash, n.hash, out[count - 1].hash) >= 0) continue;
         if (accept === undefined || accept(n)) insertByDistance(out, n, targetHash, count);
@@ -271,22 +272,26 @@ export class Table {
    *   (every distance up to 240) sits between the two runs;
    * - a node of a higher bucket j is at its own distance from us, 240 + j.
    */
-  private bucketOrder(targetHash: Uint8Array): number[] {
+  private bucketOrder(targetHash: Uint8Array): Uint8Array {
+    // Filled in place: one findnode answer asks for it once or twice, never nested.
+    const order = this.order;
     const t = this.bucketIndex(targetHash);
-    if (t === 0) return this.buckets.map((_, j) => j);
-    const before: number[] = [];
-    const after: number[] = [];
-    for (let j = t - 1; j >= 1; j--) {
-      // Bit 239 + j counted from the least significant bit: log distance 240 + j.
-      const bit = 239 + j;
-      const byte = 31 - (bit >> 3);
-      const differs = ((targetHash[byte] ^ this.selfHash[byte]) >> (bit & 7)) & 1;
-      if (differs === 1) before.push(j);
-      else after.unshift(j);
+    let k = 0;
+    order[k++] = t;
+    if (t > 0) {
+      for (let j = t - 1; j >= 1; j--) if (this.targetDiffersAt(targetHash, j)) order[k++] = j;
+      order[k++] = 0;
+      for (let j = 1; j < t; j++) if (!this.targetDiffersAt(targetHash, j)) order[k++] = j;
     }
-    const order = [t, ...before, 0, ...after];
-    for (let j = t + 1; j < this.buckets.length; j++) order.push(j);
+    for (let j = t + 1; j < this.buckets.length; j++) order[k++] = j;
     return order;
+  }
+
+  /** Whether the target's bit at log distance 240 + j (bit 239 + j from the least significant) differs from ours. */
+  private targetDiffersAt(targetHash: Uint8Array, j: number): boolean {
+    const bit = 239 + j;
+    const byte = 31 - (bit >> 3);
+    return (((targetHash[byte] ^ this.selfHash[byte]) >> (bit & 7)) & 1) === 1;
   }
 
   // ------------------------------------------------------------ adding

@@ -4,7 +4,8 @@
  * bans with the sources refused most, and the traffic history. Nothing
  * here changes the node, and nothing shows its private key.
  */
-import { decodeEthEntry, formatForkId } from '../../node/forkid';
+import { formatForkId, recordForkId } from '../../node/forkid';
+import { csvCell } from '../csv';
 import type { Discovery } from '../../node/discovery';
 import { decodeRecord } from '../../enr/record';
 import { ipToString } from '../../wire/ip';
@@ -69,8 +70,7 @@ function recordInfo(n: NodeLike): { forkId: string | null; seq: bigint | null } 
   const hit = forkCache.get(n);
   if (hit !== undefined && hit.record === rec) return hit;
   const r = decodeRecord(rec);
-  const raw = r?.pairs.get('eth');
-  const id = raw === undefined ? undefined : decodeEthEntry(raw);
+  const id = recordForkId(r);
   const v = { record: rec, forkId: id === undefined ? null : formatForkId(id), seq: r?.seq ?? null };
   forkCache.set(n, v);
   return v;
@@ -86,8 +86,8 @@ function allNodes(ctx: ApiContext): Array<{ n: NodeLike; source: 'table' | 'know
   const d = ctx.d;
   const out: ReturnType<typeof allNodes> = [];
   const inTable = new Set<string>();
-  // Table times are on the monotonic clock: shift them to wall-clock.
-  const shift = Date.now() - performance.now();
+  // Table times are on the node's monotonic clock: shift them to its wall clock.
+  const shift = d.now() - d.clock.now();
   d.table.buckets.forEach((b, i) => {
     for (const n of b.entries) {
       inTable.add(n.id.toString('latin1'));
@@ -191,11 +191,7 @@ export function nodesPage(ctx: ApiContext, query: NodesQuery): NodesPage {
 const CSV_COLUMNS: Array<keyof NodeRow> = ['id', 'ip', 'udpPort', 'tcpPort', 'source', 'bucket', 'live', 'enrSeq', 'forkId', 'fork', 'firstSeen', 'lastSeen', 'lastPong'];
 
 export function nodesCsv(p: NodesPage): string {
-  const cell = (v: unknown) => {
-    const s = v === null || v === undefined ? '' : String(v);
-    return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
-  };
-  return `${CSV_COLUMNS.join(',')}\n${p.nodes.map((n) => CSV_COLUMNS.map((c) => cell(n[c])).join(',')).join('\n')}${p.nodes.length > 0 ? '\n' : ''}`;
+  return `${CSV_COLUMNS.join(',')}\n${p.nodes.map((n) => CSV_COLUMNS.map((c) => csvCell(n[c])).join(',')).join('\n')}${p.nodes.length > 0 ? '\n' : ''}`;
 }
 
 const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a + b, 0);
