@@ -24,13 +24,14 @@ export const MAX_BUCKET_SIZE = 1024;
 /** Revalidation: one ping per revalidation list every this many ms on average (geth PingInterval, 3 s). */
 export const PING_INTERVAL_MS = 3 * SECOND_MS;
 /**
- * Revalidation windows (ours; geth pings one random node per list per
- * ~3 s whatever the list's length): every node of the fast list (new,
- * moved, or failed once) is pinged within this ...
+ * Revalidation windows, in ping intervals (ours; geth pings one random
+ * node per list per ~3 s whatever the list's length): every node of the
+ * fast list (new, moved, or failed once) is pinged within this many
+ * intervals (1 min at the 3 s default) ...
  */
-export const FAST_REVALIDATION_WINDOW_MS = MINUTE_MS;
-/** ... and every node of the slow list (answered before) within this ... */
-export const SLOW_REVALIDATION_WINDOW_MS = 30 * MINUTE_MS;
+export const FAST_REVALIDATION_WINDOW_INTERVALS = 20;
+/** ... and every node of the slow list (answered before) within this many (30 min at 3 s) ... */
+export const SLOW_REVALIDATION_WINDOW_INTERVALS = 600;
 /** ... but never faster than one ping per list per this (a 17 x 1024 table: ~100 pings/s at most while new). */
 export const MIN_REVALIDATION_GAP_MS = 10;
 /** Lookup concurrency (geth alpha, reth ALPHA). */

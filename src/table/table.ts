@@ -14,8 +14,9 @@
  * - Revalidation: a fast list (new, moved or failed nodes) and a slow one
  *   (nodes that answered), each pinged in turn, oldest check first: one node
  *   per list every interval (fast: pingInterval, slow: 3x), shortened for
- *   long lists so that every fast-list node is checked within a minute and
- *   every slow-list node within 30 min (at most one ping per 10 ms per list).
+ *   long lists so that every fast-list node is checked within 20 intervals
+ *   (1 min at the 3 s default) and every slow-list node within 600 (30 min),
+ *   at most one ping per 10 ms per list.
  *   A dead node thus leaves within those windows whatever the table's size
  *   (geth picks a random node per turn, which for a bootnode's thousands of
  *   entries means hours). A node that answers moves to the slow list; a
@@ -32,7 +33,7 @@ import { isLAN, isUnspecified, Netlist } from '../transport/netutil';
 import { Clock, systemClock, TimerHandle } from '../transport/clock';
 import type { PongInfo } from '../transport/transport';
 import { distCmp, logDistance } from './distance';
-import { BUCKET_SIZE, FAST_REVALIDATION_WINDOW_MS, MAX_REPLACEMENTS, MIN_REVALIDATION_GAP_MS, PING_INTERVAL_MS, SLOW_REVALIDATION_WINDOW_MS } from '../defaults';
+import { BUCKET_SIZE, FAST_REVALIDATION_WINDOW_INTERVALS, MAX_REPLACEMENTS, MIN_REVALIDATION_GAP_MS, PING_INTERVAL_MS, SLOW_REVALIDATION_WINDOW_INTERVALS } from '../defaults';
 
 export { BUCKET_SIZE, MAX_REPLACEMENTS };
 
@@ -556,13 +557,15 @@ export class Table {
 
   /**
    * Time between two pings of a list: its interval, shortened so that the
-   * whole list is checked within its window (see the top of this file).
+   * whole list is checked within its window (see the top of this file). The
+   * windows scale with the ping interval, so an owner that slows
+   * revalidation down (the simulation, a bench) slows them too.
    */
   private turnMs(list: 'fast' | 'slow'): number {
     const [interval, window, length] =
       list === 'fast'
-        ? [this.pingIntervalMs, FAST_REVALIDATION_WINDOW_MS, this.fast.length]
-        : [this.pingIntervalMs * SLOW_REVALIDATION_FACTOR, SLOW_REVALIDATION_WINDOW_MS, this.slow.length];
+        ? [this.pingIntervalMs, this.pingIntervalMs * FAST_REVALIDATION_WINDOW_INTERVALS, this.fast.length]
+        : [this.pingIntervalMs * SLOW_REVALIDATION_FACTOR, this.pingIntervalMs * SLOW_REVALIDATION_WINDOW_INTERVALS, this.slow.length];
     return Math.min(interval, Math.max(MIN_REVALIDATION_GAP_MS, window / Math.max(1, length)));
   }
 

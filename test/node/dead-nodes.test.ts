@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { generatePrivateKey } from '../../src';
-import { DB_EXPIRY_INTERVAL_MS, DB_NODE_EXPIRY_MS, FAST_REVALIDATION_WINDOW_MS, KNOWN_VERIFY_AFTER_MS } from '../../src/defaults';
+import { DB_EXPIRY_INTERVAL_MS, DB_NODE_EXPIRY_MS, FAST_REVALIDATION_WINDOW_INTERVALS, KNOWN_VERIFY_AFTER_MS, PING_INTERVAL_MS } from '../../src/defaults';
 import type { Discovery } from '../../src/node/discovery';
 import { MEMORY_WALL_START_MS, memoryNodes } from './helpers';
 
@@ -52,7 +52,7 @@ describe('a bootnode forgets the dead and remembers the living', () => {
     assert.deepEqual([...honest, ...throwaway].filter((n) => !has(boot, n)).length, 0, `all 25 bonded and entered the table (${boot.table.size})`);
     for (const n of throwaway) await n.close();
 
-    await pass(FAST_REVALIDATION_WINDOW_MS + 5_000);
+    await pass(PING_INTERVAL_MS * FAST_REVALIDATION_WINDOW_INTERVALS + 5_000);
     assert.deepEqual(throwaway.filter((n) => has(boot, n)).length, 0, 'every throwaway left the table');
     assert.deepEqual(honest.filter((n) => !has(boot, n)).length, 0, 'every honest node stayed');
     assert.equal(boot.known?.size, honest.length, 'the throwaways are no longer known either');
